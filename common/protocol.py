@@ -1,0 +1,56 @@
+"""The one interface between models and the trainer, evaluator, exporter and command lines.
+
+Every trainable model in this library is a `keras.Model` that also implements `ColorizationModel`.
+Nothing outside a model's own package knows more about it than this protocol and its registry name
+(`common.registry`). The distribution strategy never reaches a model: losses are returned per example
+and the trainer reduces them over the global batch.
+
+Batch conventions (a `dict[str, tf.Tensor]`, built by the model's `preprocess`):
+  every model reads what its own `preprocess` wrote; keys shared by convention are
+  "gray":    [B, H, W, 1] float32 luminance in [0, 1] at the model's conditioning resolution,
+  "rgb":     [B, H, W, 3] float32 RGB in [0, 1] (the colour target at the model's resolution).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import tensorflow as tf
+
+Batch = dict[str, tf.Tensor]
+
+
+@runtime_checkable
+class ColorizationModel(Protocol):
+    """What every trainable model implements (besides being a `keras.Model`).
+
+    Methods:
+      preprocess(example, training) -> Batch
+          Maps one decoded example {"image": uint8 [H, W, 3]} to the model's unbatched inputs and
+          targets. Runs inside `tf.data` (graph mode), so it must use TensorFlow ops only.
+      compute_loss(batch, training) -> (loss [B], metrics {name: [B]})
+          Per-example training loss (what the optimiser minimises) and per-example metrics (e.g.
+          "bits_per_dim"). The trainer averages over the global batch; models never do.
+      log_prob(batch) -> [B]
+          Log-likelihood of the colour targets given the grayscale, in nats, per example.
+      sample(gray, *, num_samples, seed, temperature, top_k) -> dict
+          Draws `num_samples` colourings per grayscale image [B, H, W, 1]; returns at least
+          "rgb": [B, num_samples, H', W', 3] float32 in [0, 1]. `top_k=0` means no truncation;
+          `temperature=0` means argmax / mode decoding. The same seed gives the same samples.
+    """
+
+    def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> Batch: ...
+
+    def compute_loss(self, batch: Batch, training: bool = False) -> tuple[tf.Tensor, dict[str, tf.Tensor]]: ...
+
+    def log_prob(self, batch: Batch) -> tf.Tensor: ...
+
+    def sample(
+        self,
+        gray: tf.Tensor,
+        *,
+        num_samples: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+    ) -> dict[str, Any]: ...

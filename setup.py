@@ -1,0 +1,46 @@
+"""Probabilistic image colorization: ColTran, PixColor and PIC on TensorFlow 2 / Keras 3."""
+
+from setuptools import find_packages, setup
+
+# TensorFlow is chosen by extra so that a CPU machine, a GPU machine and a TPU VM each get exactly one
+# TensorFlow: `.[cpu]` (tensorflow-cpu), `.[gpu]` (tensorflow[and-cuda]) or `.[tpu]` (tensorflow-tpu).
+# `.[test]` implies the CPU build, since tests run on CPU machines.
+TF_VERSION = "2.21.0"
+CPU = [f"tensorflow-cpu=={TF_VERSION}"]
+TEST = CPU + [
+    "pytest>=8",
+    "scikit-image>=0.24",  # independent colour-conversion reference and bundled photos
+    "ruff>=0.6",
+    "ai-edge-litert>=1.0",  # runs exported TFLite models
+]
+
+setup(
+    name="colorize",
+    version="0.1.0",
+    description="Probabilistic image colorization (ColTran, PixColor, PIC) in TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["common*", "coltran*", "pixcolor*", "pic*", "configs*", "export*"]),
+    package_data={"common": ["assets/*.txt"]},
+    install_requires=[
+        "keras>=3.5",
+        "numpy>=1.26",
+        "ml_collections>=0.1.1",
+        "absl-py>=2.0",
+        "pillow>=10",
+        "tensorflow-datasets>=4.9",
+    ],
+    extras_require={
+        "cpu": CPU,
+        "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+        "tpu": [f"tensorflow-tpu=={TF_VERSION}"],
+        "test": TEST,
+    },
+    entry_points={
+        "console_scripts": [
+            "colorize-train=common.train_main:run",
+            "colorize-demo=common.demo_main:run",
+        ]
+    },
+)

@@ -1,0 +1,58 @@
+"""Images for training and evaluation: sources, per-model preprocessing ops and `build_dataset`."""
+
+from common.data.pipeline import SOURCES, build_dataset, make_source, shard_info
+from common.data.preprocess import (
+    PIXCOLOR_COLORNESS_THRESHOLD,
+    central_square_crop,
+    colorness,
+    is_colorful,
+    random_flip_left_right,
+    random_square_crop,
+    resize_antialiased,
+    resize_area,
+    resize_smallest_side,
+    smallest_side_size,
+    split_seed,
+    to_float01,
+    to_gray,
+)
+from common.data.sources import (
+    IMAGE_EXTENSIONS,
+    ImageDecodeError,
+    bundled_photos,
+    bundled_source,
+    decode_image_file,
+    folder_source,
+    list_image_files,
+    slice_split,
+    tfds_source,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PIXCOLOR_COLORNESS_THRESHOLD",
+    "SOURCES",
+    "ImageDecodeError",
+    "build_dataset",
+    "bundled_photos",
+    "bundled_source",
+    "central_square_crop",
+    "colorness",
+    "decode_image_file",
+    "folder_source",
+    "is_colorful",
+    "list_image_files",
+    "make_source",
+    "random_flip_left_right",
+    "random_square_crop",
+    "resize_antialiased",
+    "resize_area",
+    "resize_smallest_side",
+    "shard_info",
+    "slice_split",
+    "smallest_side_size",
+    "split_seed",
+    "tfds_source",
+    "to_float01",
+    "to_gray",
+]

@@ -1,0 +1,128 @@
+"""Quantizers: uniform per-channel bins (PixColor) and ColTran's coarse 3-bit RGB symbols.
+
+PixColor (Guadarrama et al. 2017, §3.2) predicts Cb and Cr each as one of 32 uniform bins over [0, 1]:
+`UniformQuantizer(32)`.
+
+ColTran (Kumar et al. 2021, §4 and appendix) models 8-bit RGB reduced to 3 bits per channel, i.e. one
+of 512 symbols per pixel. These functions follow the authors' code (google-research `coltran/utils/
+base_utils.py`): `convert_bits` drops low bits by truncating division (8 -> 3 bits: v // 32) and
+maps back by multiplication (3 -> 8 bits: c * 32, the lower edge of the coarse bin, not its centre);
+`labels_to_bins` orders the symbol with R most significant: symbol = R * 64 + G * 8 + B;
+`bins_to_labels` inverts it. The colour and spatial upsamplers predict per-channel 8-bit labels in
+[0, 256): `to_8bit` / `from_8bit` convert between those and float RGB in [0, 1].
+
+All functions are TensorFlow ops (usable in `tf.data`, graphs and on any batch shape) and accept
+numpy arrays or tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+class UniformQuantizer:
+    """`num_bins` equal-width bins over [low, high], per element (each channel independently).
+
+    encode(x [...]) -> int32 [...] in [0, num_bins): floor((x - low) / width), values outside
+        [low, high] clipped into the first / last bin (so low -> 0 and high -> num_bins - 1).
+    decode(idx [...]) -> float32 [...]: the bin centre low + (idx + 0.5) * width.
+    centers: np.ndarray float32 [num_bins], strictly increasing; edges: float32 [num_bins + 1].
+    PixColor §3.2: Cb and Cr each in `UniformQuantizer(32)` over [0, 1].
+    """
+
+    def __init__(self, num_bins: int, low: float = 0.0, high: float = 1.0) -> None:
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+            raise ValueError(
+                f"common/quantize.py: UniformQuantizer(num_bins) must be an int >= 1, got {num_bins!r}"
+            )
+        if not float(high) > float(low):
+            raise ValueError(
+                f"common/quantize.py: UniformQuantizer needs high > low, got low={low}, high={high}"
+            )
+        self.num_bins = int(num_bins)
+        self.low = float(low)
+        self.high = float(high)
+        self.width = (self.high - self.low) / self.num_bins
+        self.edges = np.linspace(self.low, self.high, self.num_bins + 1).astype(np.float32)
+        self.centers = (self.low + (np.arange(self.num_bins) + 0.5) * self.width).astype(np.float32)
+
+    def encode(self, x: tf.Tensor) -> tf.Tensor:
+        """Values [...] (float) -> bin indices int32 [...] in [0, num_bins)."""
+        x = tf.cast(x, tf.float32)
+        idx = tf.floor((x - self.low) * (self.num_bins / (self.high - self.low)))
+        return tf.cast(tf.clip_by_value(idx, 0.0, self.num_bins - 1.0), tf.int32)
+
+    def decode(self, idx: tf.Tensor) -> tf.Tensor:
+        """Bin indices [...] -> float32 bin centres [...]."""
+        return self.low + (tf.cast(idx, tf.float32) + 0.5) * self.width
+
+    def get_config(self) -> dict:
+        return {"num_bins": self.num_bins, "low": self.low, "high": self.high}
+
+    def __repr__(self) -> str:
+        return f"UniformQuantizer(num_bins={self.num_bins}, low={self.low}, high={self.high})"
+
+
+def _check_bits(bits: int, name: str) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
+        raise ValueError(f"common/quantize.py: {name}(bits) must be an int in [1, 8], got {bits!r}")
+    return int(bits)
+
+
+def _check_last_dim3(x: tf.Tensor, name: str) -> None:
+    if x.shape.rank == 0 or (x.shape.rank is not None and x.shape[-1] is not None and x.shape[-1] != 3):
+        raise ValueError(f"common/quantize.py: {name} expects shape [..., 3], got {x.shape}")
+
+
+def to_coarse(x8: tf.Tensor, bits: int = 3) -> tf.Tensor:
+    """8-bit values [..., 3] (int or float in [0, 255]) -> int32 coarse levels [..., 3] in [0, 2**bits).
+
+    ColTran's `convert_bits(x, n_bits_in=8, n_bits_out=bits)`: truncating division by 2**(8 - bits).
+    Values are clipped to [0, 255] first so a float 255.0 (or a stray 255.4) stays in range.
+    """
+    bits = _check_bits(bits, "to_coarse")
+    x8 = tf.clip_by_value(tf.cast(x8, tf.float32), 0.0, 255.0)
+    return tf.cast(tf.floor(x8 / float(2 ** (8 - bits))), tf.int32)
+
+
+def coarse_to_8bit(c: tf.Tensor, bits: int = 3) -> tf.Tensor:
+    """Coarse levels [..., 3] in [0, 2**bits) -> int32 8-bit representatives c * 2**(8 - bits).
+
+    ColTran's `convert_bits(c, n_bits_in=bits, n_bits_out=8)`: the lower edge of each coarse bin
+    (3 bits: 0, 32, ..., 224), which is what ColTran's upsamplers are conditioned on.
+    """
+    bits = _check_bits(bits, "coarse_to_8bit")
+    return tf.cast(c, tf.int32) * (2 ** (8 - bits))
+
+
+def coarse_to_symbol(c: tf.Tensor, bits: int = 3) -> tf.Tensor:
+    """Coarse levels [..., 3] (R, G, B) -> one int32 symbol [...] in [0, 2**(3 * bits)).
+
+    ColTran's `labels_to_bins`: symbol = (R * n + G) * n + B with n = 2**bits (R most significant).
+    """
+    bits = _check_bits(bits, "coarse_to_symbol")
+    c = tf.cast(c, tf.int32)
+    _check_last_dim3(c, "coarse_to_symbol(c)")
+    n = 2**bits
+    return (c[..., 0] * n + c[..., 1]) * n + c[..., 2]
+
+
+def symbol_to_coarse(s: tf.Tensor, bits: int = 3) -> tf.Tensor:
+    """Symbols [...] in [0, 2**(3 * bits)) -> int32 coarse levels [..., 3] (R, G, B); inverse of
+    `coarse_to_symbol` (ColTran's `bins_to_labels`)."""
+    bits = _check_bits(bits, "symbol_to_coarse")
+    s = tf.cast(s, tf.int32)
+    n = 2**bits
+    return tf.stack([s // (n * n), (s // n) % n, s % n], axis=-1)
+
+
+def to_8bit(x: tf.Tensor) -> tf.Tensor:
+    """Float values in [0, 1] (any shape) -> int32 8-bit labels in [0, 256): round(x * 255), clipped."""
+    x = tf.cast(x, tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round(x * 255.0), 0.0, 255.0), tf.int32)
+
+
+def from_8bit(x8: tf.Tensor) -> tf.Tensor:
+    """8-bit labels / values (any shape) -> float32 in [0, 1]: x8 / 255; inverse of `to_8bit`."""
+    return tf.cast(x8, tf.float32) / 255.0

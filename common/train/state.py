@@ -1,0 +1,76 @@
+"""Building a model (and its optimiser and EMA) under a strategy, from a config and the data's shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from common import registry
+from common.train.ema import ExponentialMovingAverage
+from common.train.optim import make_optimizer
+
+DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Everything a checkpoint holds. `checkpoint` tracks model, optimizer (if any) and ema (if any)."""
+
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer | None
+    ema: ExponentialMovingAverage | None
+    checkpoint: tf.train.Checkpoint
+    metric_names: list[str]
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy()) if self.optimizer is not None else 0
+
+
+def element_spec(dataset_fn: DatasetFn, strategy: tf.distribute.Strategy) -> Any:
+    """The per-replica batch structure that `dataset_fn` produces (builds the pipeline, reads nothing)."""
+    context = tf.distribute.InputContext(1, 0, strategy.num_replicas_in_sync)
+    return dataset_fn(context).element_spec
+
+
+def dummy_batch(spec: Any) -> Any:
+    """Zeros (empty strings) shaped like one example of `spec` ([1, ...]; unknown sizes become 1)."""
+
+    def zeros(s: tf.TensorSpec) -> tf.Tensor:
+        shape = [1] + [1 if d is None else d for d in s.shape.as_list()[1:]]
+        if s.dtype == tf.string:
+            return tf.fill(shape, "")
+        return tf.zeros(shape, s.dtype)
+
+    return tf.nest.map_structure(zeros, spec)
+
+
+def build_state(
+    config: Any, strategy: tf.distribute.Strategy, spec: Any, *, with_optimizer: bool = True
+) -> TrainState:
+    """Creates the registry's model for `config` under `strategy.scope()` and creates its variables.
+
+    Variables come from one eager `compute_loss` on a zero batch shaped like `spec`, so every weight
+    exists (and is mirrored) before the first step and before any restore. Weights are initialised from
+    `config.train.seed`, so two runs (or two strategies) start from the same weights.
+    """
+    keras.utils.set_random_seed(config.train.seed)
+    with strategy.scope():
+        model = registry.build_model(config)
+        _, metrics = model.compute_loss(dummy_batch(spec), training=False)
+        optimizer = None
+        if with_optimizer:
+            optimizer = make_optimizer(config.train)
+            # Needed before the first step under MirroredStrategy (slots must exist outside tf.function).
+            optimizer.build(model.trainable_variables)
+        ema = ExponentialMovingAverage(model.trainable_variables, config.train.ema_decay) if config.train.ema_decay else None
+    tracked = {"model": model}
+    if optimizer is not None:
+        tracked["optimizer"] = optimizer
+    if ema is not None:
+        tracked["ema"] = ema
+    return TrainState(model, optimizer, ema, tf.train.Checkpoint(**tracked), sorted(metrics))

@@ -48,12 +48,15 @@ class AxialAttention(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
-            raise ValueError(f"coltran/attention.py: hidden_size {hidden_size} is not divisible by "
-                             f"num_heads {num_heads}.")
+            raise ValueError(
+                f"coltran/attention.py: hidden_size {hidden_size} is not divisible by num_heads {num_heads}."
+            )
         if axis not in ("row", "column"):
             raise ValueError(f"coltran/attention.py: axis must be 'row' or 'column', got {axis!r}.")
         if cond_mode not in COND_MODES:
-            raise ValueError(f"coltran/attention.py: cond_mode must be one of {COND_MODES}, got {cond_mode!r}.")
+            raise ValueError(
+                f"coltran/attention.py: cond_mode must be one of {COND_MODES}, got {cond_mode!r}."
+            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.head_size = hidden_size // num_heads
@@ -120,7 +123,9 @@ class AxialAttention(keras.layers.Layer):
         weights = tf.nn.softmax(logits + bias, axis=-1)
         return tf.einsum("bxnqk,bxknd->bxqnd", weights, v)
 
-    def attend_cached(self, q: tf.Tensor, k_cache: tf.Tensor, v_cache: tf.Tensor, position: tf.Tensor) -> tf.Tensor:
+    def attend_cached(
+        self, q: tf.Tensor, k_cache: tf.Tensor, v_cache: tf.Tensor, position: tf.Tensor
+    ) -> tf.Tensor:
         """One query position against cached keys/values (the fast sampler's step).
 
         Args:
@@ -139,13 +144,17 @@ class AxialAttention(keras.layers.Layer):
         weights = tf.nn.softmax(logits + bias, axis=-1)
         return tf.einsum("bxnl,lbxnd->bxnd", weights, v_cache)
 
-    def call(self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: dict | None = None) -> tf.Tensor:
+    def call(
+        self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: dict | None = None
+    ) -> tf.Tensor:
         if modulation is None:
             modulation = self.modulation(context)
         if self.axis == "column":
             x = tf.transpose(x, [0, 2, 1, 3])
-            modulation = {n: tuple(None if t is None else tf.transpose(t, [0, 2, 1, 3]) for t in m)
-                          for n, m in modulation.items()}
+            modulation = {
+                n: tuple(None if t is None else tf.transpose(t, [0, 2, 1, 3]) for t in m)
+                for n, m in modulation.items()
+            }
         q, k, v = self.project(x, modulation)
         out = self.output(self.attend(q, k, v))
         if self.axis == "column":
@@ -154,7 +163,14 @@ class AxialAttention(keras.layers.Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, num_heads=self.num_heads, axis=self.axis,
-                      masked=self.masked, cond_mode=self.cond_mode, cond_q=self.cond_q,
-                      cond_k=self.cond_k, cond_v=self.cond_v)
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            axis=self.axis,
+            masked=self.masked,
+            cond_mode=self.cond_mode,
+            cond_q=self.cond_q,
+            cond_k=self.cond_k,
+            cond_v=self.cond_v,
+        )
         return config

@@ -30,7 +30,9 @@ def affine_modulation(projected: tf.Tensor, mode: str) -> tuple[tf.Tensor | None
         return projected, None
     if mode == "shift":
         return None, projected
-    raise ValueError(f"coltran/conditional.py: unknown conditioning mode {mode!r}; expected one of {COND_MODES}.")
+    raise ValueError(
+        f"coltran/conditional.py: unknown conditioning mode {mode!r}; expected one of {COND_MODES}."
+    )
 
 
 def apply_modulation(x: tf.Tensor, modulation: tuple | None) -> tf.Tensor:
@@ -96,13 +98,17 @@ class ConditionalLayerNorm(keras.layers.Layer):
         if self.mode == "none":
             return None
         if context is None:
-            raise ValueError(f"coltran/conditional.py:{self.name}: this LayerNorm is conditional; pass `context`.")
+            raise ValueError(
+                f"coltran/conditional.py:{self.name}: this LayerNorm is conditional; pass `context`."
+            )
         if self.pool == "learnable":
             context = context * self.spatial_weights
         pooled = tf.reduce_mean(context, axis=(1, 2), keepdims=True)
         return affine_modulation(self.proj(pooled), self.mode)
 
-    def call(self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None) -> tf.Tensor:
+    def call(
+        self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None
+    ) -> tf.Tensor:
         if modulation is None:
             modulation = self.modulation(context)
         return apply_modulation(self.norm(x), modulation)
@@ -128,7 +134,9 @@ class FeedForward(keras.layers.Layer):
     def __init__(self, hidden_size: int, ff_size: int, cond_mode: str = "none", **kwargs):
         super().__init__(**kwargs)
         if cond_mode not in COND_MODES:
-            raise ValueError(f"coltran/conditional.py: cMLP mode must be one of {COND_MODES}, got {cond_mode!r}.")
+            raise ValueError(
+                f"coltran/conditional.py: cMLP mode must be one of {COND_MODES}, got {cond_mode!r}."
+            )
         self.hidden_size = hidden_size
         self.ff_size = ff_size
         self.cond_mode = cond_mode
@@ -146,7 +154,9 @@ class FeedForward(keras.layers.Layer):
             raise ValueError(f"coltran/conditional.py:{self.name}: this MLP is conditional; pass `context`.")
         return affine_modulation(self.cond_proj(context), self.cond_mode)
 
-    def call(self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None) -> tf.Tensor:
+    def call(
+        self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None
+    ) -> tf.Tensor:
         if modulation is None:
             modulation = self.modulation(context)
         return apply_modulation(self.outer(self.inner(x)), modulation)

@@ -42,12 +42,28 @@ class ColTranCore(keras.Model):
     Batches (from `preprocess`): "gray" [B, R, R, 1] and "rgb" [B, R, R, 3], floats in [0, 1].
     """
 
-    def __init__(self, resolution: int = 64, hidden_size: int = 512, ff_size: int = 512, num_heads: int = 4,
-                 num_encoder_layers: int = 4, num_outer_layers: int = 2, num_inner_layers: int = 2,
-                 dropout: float = 0.0, cond_ln: str = "affine", cond_ln_pool: str = "learnable",
-                 cond_mlp: str = "affine", cond_att: str = "affine", cond_att_q: bool = True,
-                 cond_att_k: bool = True, cond_att_v: bool = True, decoder_loss_weight: float = 0.99,
-                 encoder_loss_weight: float = 0.01, jit_compile_sampler: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        resolution: int = 64,
+        hidden_size: int = 512,
+        ff_size: int = 512,
+        num_heads: int = 4,
+        num_encoder_layers: int = 4,
+        num_outer_layers: int = 2,
+        num_inner_layers: int = 2,
+        dropout: float = 0.0,
+        cond_ln: str = "affine",
+        cond_ln_pool: str = "learnable",
+        cond_mlp: str = "affine",
+        cond_att: str = "affine",
+        cond_att_q: bool = True,
+        cond_att_k: bool = True,
+        cond_att_v: bool = True,
+        decoder_loss_weight: float = 0.99,
+        encoder_loss_weight: float = 0.01,
+        jit_compile_sampler: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         if resolution < 1:
             raise ValueError(f"coltran/core.py: resolution must be >= 1, got {resolution}.")
@@ -59,15 +75,24 @@ class ColTranCore(keras.Model):
         self.num_outer_layers = num_outer_layers
         self.num_inner_layers = num_inner_layers
         self.dropout = dropout
-        self.cond = dict(cond_ln=cond_ln, cond_ln_pool=cond_ln_pool, cond_mlp=cond_mlp, cond_att=cond_att,
-                         cond_att_q=cond_att_q, cond_att_k=cond_att_k, cond_att_v=cond_att_v)
+        self.cond = dict(
+            cond_ln=cond_ln,
+            cond_ln_pool=cond_ln_pool,
+            cond_mlp=cond_mlp,
+            cond_att=cond_att,
+            cond_att_q=cond_att_q,
+            cond_att_k=cond_att_k,
+            cond_att_v=cond_att_v,
+        )
         self.decoder_loss_weight = decoder_loss_weight
         self.encoder_loss_weight = encoder_loss_weight
         self.jit_compile_sampler = jit_compile_sampler
 
         # One-hot over 256 levels through a dense layer == an embedding lookup (appendix H).
         self.gray_embed = keras.layers.Embedding(GRAY_LEVELS, hidden_size, name="gray_embed")
-        self.encoder = AxialEncoder(hidden_size, ff_size, num_heads, num_encoder_layers, dropout, name="encoder")
+        self.encoder = AxialEncoder(
+            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, name="encoder"
+        )
         self.parallel_head = keras.layers.Dense(NUM_SYMBOLS, use_bias=False, name="parallel_logits")
         self.pixel_embed = keras.layers.Embedding(NUM_SYMBOLS, hidden_size, name="pixel_embed")
         dec_args = (hidden_size, ff_size, num_heads)
@@ -94,7 +119,9 @@ class ColTranCore(keras.Model):
         upper = self.outer(x_emb, z, training=training)
         return self.final_dense(self.inner(x_emb, upper, z, training=training))
 
-    def logits(self, gray8: tf.Tensor, symbols: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+    def logits(
+        self, gray8: tf.Tensor, symbols: tf.Tensor, training: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """(decoder logits, parallel-head logits), each [B, R, R, 512]."""
         z = self.encode(gray8, training)
         return self.decode(z, symbols, training), self.parallel_head(z)
@@ -107,8 +134,10 @@ class ColTranCore(keras.Model):
         """gray [B, R, R, 1] in [0, 1] -> int32 [B, R, R] 8-bit levels; checks the shape."""
         gray = tf.convert_to_tensor(gray, tf.float32)
         if gray.shape.rank != 4 or gray.shape[-1] != 1 or tuple(gray.shape[1:3]) != (self.resolution,) * 2:
-            raise ValueError(f"coltran/core.py: gray must be [B, {self.resolution}, {self.resolution}, 1] "
-                             f"in [0, 1], got {gray.shape}.")
+            raise ValueError(
+                f"coltran/core.py: gray must be [B, {self.resolution}, {self.resolution}, 1] "
+                f"in [0, 1], got {gray.shape}."
+            )
         return to_8bit(gray[..., 0])
 
     @staticmethod
@@ -151,10 +180,23 @@ class ColTranCore(keras.Model):
         dec_bpd = self._nll_nats(dec_logits, symbols) * to_bpd
         enc_bpd = self._nll_nats(enc_logits, symbols) * to_bpd
         loss = self.decoder_loss_weight * dec_bpd + self.encoder_loss_weight * enc_bpd
-        return loss, {"bits_per_dim": dec_bpd, "bits_per_pixel": 3.0 * dec_bpd, "encoder_bits_per_dim": enc_bpd}
+        return loss, {
+            "bits_per_dim": dec_bpd,
+            "bits_per_pixel": 3.0 * dec_bpd,
+            "encoder_bits_per_dim": enc_bpd,
+        }
 
-    def sample(self, gray: tf.Tensor, *, num_samples: int = 1, seed: int = 0, temperature: float = 1.0,
-               top_k: int = 0, method: str = "fast", jit_compile: bool | None = None) -> dict[str, tf.Tensor]:
+    def sample(
+        self,
+        gray: tf.Tensor,
+        *,
+        num_samples: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        method: str = "fast",
+        jit_compile: bool | None = None,
+    ) -> dict[str, tf.Tensor]:
         """Samples coarse colourings, one pixel at a time in raster order (§3).
 
         Args:
@@ -172,16 +214,33 @@ class ColTranCore(keras.Model):
 
         gray8 = self.gray_levels(gray)
         jit = self.jit_compile_sampler if jit_compile is None else jit_compile
-        symbols, max_prob = sample_symbols(self, gray8, num_samples=num_samples, seed=seed,
-                                           temperature=temperature, top_k=top_k, method=method, jit_compile=jit)
+        symbols, max_prob = sample_symbols(
+            self,
+            gray8,
+            num_samples=num_samples,
+            seed=seed,
+            temperature=temperature,
+            top_k=top_k,
+            method=method,
+            jit_compile=jit,
+        )
         coarse = symbol_to_coarse(symbols)
         rgb = tf.cast(coarse_to_8bit(coarse), tf.float32) / 255.0
         return {"rgb": rgb, "coarse": coarse, "symbols": symbols, "uncertainty": max_prob}
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "resolution": self.resolution, "hidden_size": self.hidden_size,
-                "ff_size": self.ff_size, "num_heads": self.num_heads,
-                "num_encoder_layers": self.num_encoder_layers, "num_outer_layers": self.num_outer_layers,
-                "num_inner_layers": self.num_inner_layers, "dropout": self.dropout, **self.cond,
-                "decoder_loss_weight": self.decoder_loss_weight, "encoder_loss_weight": self.encoder_loss_weight,
-                "jit_compile_sampler": self.jit_compile_sampler}
+        return {
+            **super().get_config(),
+            "resolution": self.resolution,
+            "hidden_size": self.hidden_size,
+            "ff_size": self.ff_size,
+            "num_heads": self.num_heads,
+            "num_encoder_layers": self.num_encoder_layers,
+            "num_outer_layers": self.num_outer_layers,
+            "num_inner_layers": self.num_inner_layers,
+            "dropout": self.dropout,
+            **self.cond,
+            "decoder_loss_weight": self.decoder_loss_weight,
+            "encoder_loss_weight": self.encoder_loss_weight,
+            "jit_compile_sampler": self.jit_compile_sampler,
+        }

@@ -34,10 +34,22 @@ def _full_attention(index: int, att: AxialAttention, x: tf.Tensor, modulation: d
 class _Decoder(keras.layers.Layer):
     """Shared constructor arguments and helpers of the two decoders."""
 
-    def __init__(self, hidden_size: int, ff_size: int, num_heads: int, num_layers: int, dropout: float = 0.0,
-                 cond_ln: str = "affine", cond_ln_pool: str = "learnable", cond_mlp: str = "affine",
-                 cond_att: str = "affine", cond_att_q: bool = True, cond_att_k: bool = True,
-                 cond_att_v: bool = True, **kwargs):
+    def __init__(
+        self,
+        hidden_size: int,
+        ff_size: int,
+        num_heads: int,
+        num_layers: int,
+        dropout: float = 0.0,
+        cond_ln: str = "affine",
+        cond_ln_pool: str = "learnable",
+        cond_mlp: str = "affine",
+        cond_att: str = "affine",
+        cond_att_q: bool = True,
+        cond_att_k: bool = True,
+        cond_att_v: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.ff_size = ff_size
@@ -59,8 +71,17 @@ class _Decoder(keras.layers.Layer):
         return norm
 
     def _att(self, axis: str, masked: bool, name: str) -> AxialAttention:
-        return AxialAttention(self.hidden_size, self.num_heads, axis=axis, masked=masked, cond_mode=self.cond_att,
-                              cond_q=self.cond_att_q, cond_k=self.cond_att_k, cond_v=self.cond_att_v, name=name)
+        return AxialAttention(
+            self.hidden_size,
+            self.num_heads,
+            axis=axis,
+            masked=masked,
+            cond_mode=self.cond_att,
+            cond_q=self.cond_att_q,
+            cond_k=self.cond_att_k,
+            cond_v=self.cond_att_v,
+            name=name,
+        )
 
     def _mlp(self, name: str) -> FeedForward:
         return FeedForward(self.hidden_size, self.ff_size, cond_mode=self.cond_mlp, name=name)
@@ -74,10 +95,20 @@ class _Decoder(keras.layers.Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, ff_size=self.ff_size, num_heads=self.num_heads,
-                      num_layers=self.num_layers, dropout=self.dropout, cond_ln=self.cond_ln,
-                      cond_ln_pool=self.cond_ln_pool, cond_mlp=self.cond_mlp, cond_att=self.cond_att,
-                      cond_att_q=self.cond_att_q, cond_att_k=self.cond_att_k, cond_att_v=self.cond_att_v)
+        config.update(
+            hidden_size=self.hidden_size,
+            ff_size=self.ff_size,
+            num_heads=self.num_heads,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            cond_ln=self.cond_ln,
+            cond_ln_pool=self.cond_ln_pool,
+            cond_mlp=self.cond_mlp,
+            cond_att=self.cond_att,
+            cond_att_q=self.cond_att_q,
+            cond_att_k=self.cond_att_k,
+            cond_att_v=self.cond_att_v,
+        )
         return config
 
 
@@ -92,27 +123,43 @@ class OuterDecoder(_Decoder):
         super().__init__(*args, **kwargs)
         self.groups = []
         for i in range(self.num_layers):
-            self.groups.append((
-                self._norm(f"row_att_norm_{i}"), self._att("row", False, f"row_att_{i}"),
-                self._norm(f"row_mlp_norm_{i}"), self._mlp(f"row_mlp_{i}"),
-                self._norm(f"col_att_norm_{i}"), self._att("column", True, f"col_att_{i}"),
-                self._norm(f"col_mlp_norm_{i}"), self._mlp(f"col_mlp_{i}"),
-            ))
+            self.groups.append(
+                (
+                    self._norm(f"row_att_norm_{i}"),
+                    self._att("row", False, f"row_att_{i}"),
+                    self._norm(f"row_mlp_norm_{i}"),
+                    self._mlp(f"row_mlp_{i}"),
+                    self._norm(f"col_att_norm_{i}"),
+                    self._att("column", True, f"col_att_{i}"),
+                    self._norm(f"col_mlp_norm_{i}"),
+                    self._mlp(f"col_mlp_{i}"),
+                )
+            )
         self.final_norm = self._norm("final_norm")
 
     def position_modulations(self, context: tf.Tensor) -> list:
         """Per layer, the cAtt / cMLP modulations from z (or a row of it) [B, h, W, D]."""
-        return [(ra.modulation(context), rm.modulation(context), ca.modulation(context), cm.modulation(context))
-                for _, ra, _, rm, _, ca, _, cm in self.groups]
+        return [
+            (ra.modulation(context), rm.modulation(context), ca.modulation(context), cm.modulation(context))
+            for _, ra, _, rm, _, ca, _, cm in self.groups
+        ]
 
-    def body(self, h: tf.Tensor, ln_mods: list, pos_mods: list, col_attention: Callable = _full_attention,
-             training: bool = False) -> tf.Tensor:
+    def body(
+        self,
+        h: tf.Tensor,
+        ln_mods: list,
+        pos_mods: list,
+        col_attention: Callable = _full_attention,
+        training: bool = False,
+    ) -> tf.Tensor:
         """The block stack on h [B, h, W, D] (all rows, or one row when `col_attention` is cached)."""
         for i, (rn, ra, rmn, rm, cn, ca, cmn, cm) in enumerate(self.groups):
             ra_m, rm_m, ca_m, cm_m = pos_mods[i]
             h = h + self.drop(ra(rn(h, modulation=ln_mods[4 * i]), modulation=ra_m), training=training)
             h = h + self.drop(rm(rmn(h, modulation=ln_mods[4 * i + 1]), modulation=rm_m), training=training)
-            h = h + self.drop(col_attention(i, ca, cn(h, modulation=ln_mods[4 * i + 2]), ca_m), training=training)
+            h = h + self.drop(
+                col_attention(i, ca, cn(h, modulation=ln_mods[4 * i + 2]), ca_m), training=training
+            )
             h = h + self.drop(cm(cmn(h, modulation=ln_mods[4 * i + 3]), modulation=cm_m), training=training)
         return self.final_norm(h, modulation=ln_mods[-1])
 
@@ -134,26 +181,44 @@ class InnerDecoder(_Decoder):
         super().__init__(*args, **kwargs)
         self.groups = []
         for i in range(self.num_layers):
-            self.groups.append((
-                self._norm(f"row_att_norm_{i}"), self._att("row", True, f"row_att_{i}"),
-                self._norm(f"mlp_norm_{i}"), self._mlp(f"mlp_{i}"),
-            ))
+            self.groups.append(
+                (
+                    self._norm(f"row_att_norm_{i}"),
+                    self._att("row", True, f"row_att_{i}"),
+                    self._norm(f"mlp_norm_{i}"),
+                    self._mlp(f"mlp_{i}"),
+                )
+            )
         self.final_norm = self._norm("final_norm")
 
     def position_modulations(self, context: tf.Tensor) -> list:
         """Per layer, the cAtt / cMLP modulations from concat(z, upper) [B, h, W, 2D]."""
         return [(att.modulation(context), mlp.modulation(context)) for _, att, _, mlp in self.groups]
 
-    def body(self, h: tf.Tensor, ln_mods: list, pos_mods: list, row_attention: Callable = _full_attention,
-             training: bool = False) -> tf.Tensor:
+    def body(
+        self,
+        h: tf.Tensor,
+        ln_mods: list,
+        pos_mods: list,
+        row_attention: Callable = _full_attention,
+        training: bool = False,
+    ) -> tf.Tensor:
         for i, (an, att, mn, mlp) in enumerate(self.groups):
             att_m, mlp_m = pos_mods[i]
-            h = h + self.drop(row_attention(i, att, an(h, modulation=ln_mods[2 * i]), att_m), training=training)
+            h = h + self.drop(
+                row_attention(i, att, an(h, modulation=ln_mods[2 * i]), att_m), training=training
+            )
             h = h + self.drop(mlp(mn(h, modulation=ln_mods[2 * i + 1]), modulation=mlp_m), training=training)
         return self.final_norm(h, modulation=ln_mods[-1])
 
-    def call(self, x_emb: tf.Tensor, upper: tf.Tensor, z: tf.Tensor, row: tf.Tensor | None = None,
-             training: bool = False) -> tf.Tensor:
+    def call(
+        self,
+        x_emb: tf.Tensor,
+        upper: tf.Tensor,
+        z: tf.Tensor,
+        row: tf.Tensor | None = None,
+        training: bool = False,
+    ) -> tf.Tensor:
         if not self.pos.built:
             self.pos.build(z.shape)
         if row is None:

@@ -68,8 +68,9 @@ class AxialEncoder(keras.layers.Layer):
       x [B, H, W, D] (H, W static) -> [B, H, W, D].
     """
 
-    def __init__(self, hidden_size: int, ff_size: int, num_heads: int, num_layers: int,
-                 dropout: float = 0.0, **kwargs):
+    def __init__(
+        self, hidden_size: int, ff_size: int, num_heads: int, num_layers: int, dropout: float = 0.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.ff_size = ff_size
@@ -80,19 +81,23 @@ class AxialEncoder(keras.layers.Layer):
         self.blocks = []
         for i in range(num_layers):
             for axis in ("row", "column"):
-                self.blocks.append((
-                    keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_att_norm_{i}"),
-                    AxialAttention(hidden_size, num_heads, axis=axis, name=f"{axis}_att_{i}"),
-                    keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_mlp_norm_{i}"),
-                    FeedForward(hidden_size, ff_size, name=f"{axis}_mlp_{i}"),
-                ))
+                self.blocks.append(
+                    (
+                        keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_att_norm_{i}"),
+                        AxialAttention(hidden_size, num_heads, axis=axis, name=f"{axis}_att_{i}"),
+                        keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_mlp_norm_{i}"),
+                        FeedForward(hidden_size, ff_size, name=f"{axis}_mlp_{i}"),
+                    )
+                )
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.drop = keras.layers.Dropout(dropout)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         if x.shape[-1] != self.hidden_size:
-            raise ValueError(f"coltran/layers.py:AxialEncoder: expected inputs [B, H, W, {self.hidden_size}], "
-                             f"got {x.shape}.")
+            raise ValueError(
+                f"coltran/layers.py:AxialEncoder: expected inputs [B, H, W, {self.hidden_size}], "
+                f"got {x.shape}."
+            )
         x = self.pos(x)
         for att_norm, att, mlp_norm, mlp in self.blocks:
             x = x + self.drop(att(att_norm(x)), training=training)
@@ -101,6 +106,11 @@ class AxialEncoder(keras.layers.Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, ff_size=self.ff_size, num_heads=self.num_heads,
-                      num_layers=self.num_layers, dropout=self.dropout)
+        config.update(
+            hidden_size=self.hidden_size,
+            ff_size=self.ff_size,
+            num_heads=self.num_heads,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+        )
         return config

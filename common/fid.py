@@ -8,6 +8,7 @@ features (2048-d, global average pool of the last mixed block) of two image sets
   inception_features(images, model, ...)       np.float64 [N, 2048], in batches.
   feature_statistics(features)                 (mean [D], covariance [D, D]).
   frechet_distance(mu1, sigma1, mu2, sigma2)   the distance between two Gaussians.
+  fid_from_features(features1, features2)      feature sets -> FID (fast when N < D).
   fid(images1, images2, model, ...)            images -> FID.
 
 Nothing downloads unless `weights="imagenet"` is asked for. For offline use, save Keras's
@@ -131,12 +132,35 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
 
 
+def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
+    """FID between two feature sets [N1, D] and [N2, D] (N1, N2 >= 2): Gaussians fitted, then compared.
+
+    Equal to `frechet_distance(*feature_statistics(f1), *feature_statistics(f2))`. When a set has fewer
+    samples than dimensions it avoids the D x D decompositions: with centred features A, B,
+    S1 = A^T A / (N1 - 1), S2 = B^T B / (N2 - 1), and the non-zero eigenvalues of S1 S2 are the squared
+    singular values of A B^T / sqrt((N1 - 1)(N2 - 1)), so Tr((S1 S2)^(1/2)) is that matrix's nuclear norm.
+    """
+    f1, f2 = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
+    if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1] or min(len(f1), len(f2)) < 2:
+        raise ValueError(
+            f"common/fid.py fid_from_features: need [N1>=2, D] and [N2>=2, D], got {f1.shape}, {f2.shape}"
+        )
+    if min(len(f1), len(f2)) >= f1.shape[1]:
+        return frechet_distance(*feature_statistics(f1), *feature_statistics(f2))
+    mu1, mu2 = f1.mean(axis=0), f2.mean(axis=0)
+    a, b = f1 - mu1, f2 - mu2
+    scale1, scale2 = 1.0 / (len(f1) - 1), 1.0 / (len(f2) - 1)
+    tr_covmean = np.linalg.svd(a @ b.T, compute_uv=False).sum() * np.sqrt(scale1 * scale2)
+    diff = mu1 - mu2
+    return float(diff @ diff + scale1 * np.sum(a * a) + scale2 * np.sum(b * b) - 2.0 * tr_covmean)
+
+
 def fid(images1: ImageBatches, images2: ImageBatches, model: keras.Model, batch_size: int = 50) -> float:
     """FID between two image sets ([N, H, W, C] in [0, 1] or uint8, or iterables of batches).
 
     ColTran's protocol: 5,000 samples vs 5,000 held-out real images (REFERENCES.md); FID is biased
     upward for small sets, so compare values computed on sets of the same size.
     """
-    stats1 = feature_statistics(inception_features(images1, model, batch_size))
-    stats2 = feature_statistics(inception_features(images2, model, batch_size))
-    return frechet_distance(*stats1, *stats2)
+    return fid_from_features(
+        inception_features(images1, model, batch_size), inception_features(images2, model, batch_size)
+    )

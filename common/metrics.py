@@ -128,7 +128,7 @@ def cic_auc_rebalanced(
     from common import cic  # imported here so the other metrics do not depend on the CIC bins
 
     bin_weights = tf.convert_to_tensor(bin_weights, tf.float32)
-    if bin_weights.shape.rank != 1:
+    if bin_weights.shape != (cic.NUM_BINS,):
         raise ValueError(
             f"common/metrics.py cic_auc_rebalanced: bin_weights must be [313], got {bin_weights.shape}"
         )
@@ -254,7 +254,8 @@ def ms_ssim(
     Args:
       x, y: float [..., H, W, C] in [0, max_val], same shape (colour channels are averaged by TF).
       power_factors: per-scale exponents; None -> `ms_ssim_power_factors(H, W, filter_size)`, i.e. the
-        standard 5 scales where the image is large enough (>= 176 px with filter 11), fewer otherwise.
+        standard 5 scales where the image is large enough (>= 176 px with filter 11), fewer otherwise
+        (this needs H and W known statically).
     Returns: float32 [...] in [0, 1]; 1 for identical images.
     """
     x = tf.convert_to_tensor(x, tf.float32)
@@ -262,6 +263,8 @@ def ms_ssim(
     if x.shape.rank is not None and x.shape.rank < 3:
         raise ValueError(f"common/metrics.py ms_ssim: images must be [..., H, W, C], got {x.shape}")
     if power_factors is None:
+        if x.shape.rank is None or None in (x.shape[-3], x.shape[-2]):
+            raise ValueError("common/metrics.py ms_ssim: unknown H, W; pass power_factors explicitly")
         power_factors = ms_ssim_power_factors(x.shape[-3], x.shape[-2], filter_size)
     return tf.image.ssim_multiscale(
         x, y, max_val, power_factors=tuple(power_factors), filter_size=filter_size

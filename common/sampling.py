@@ -117,7 +117,7 @@ def sample_categorical(
     Args:
       logits: float [..., C], any leading dims (C static when top_k > 0).
       seed: int, or int32/int64 tensor of shape [2]; the same seed gives the same samples.
-      temperature: >= 0; 0 returns the argmax. A scalar tensor is allowed (checked at run time).
+      temperature: >= 0; 0 returns the argmax. A scalar tensor is allowed (<= 0 at run time: argmax).
       top_k: keep only the k largest logits per row; 0 keeps all.
     Returns:
       int32 [...], class indices in [0, C).
@@ -202,7 +202,7 @@ def sample_categorical_hashed(
       logits: float [..., C], any leading dims.
       seed: int, or int32/int64 tensor of shape [2].
       step: int32 scalar tensor (or int): the autoregressive step, so a loop body draws fresh noise.
-      temperature: >= 0; 0 returns the argmax.
+      temperature: >= 0; 0 returns the argmax. A scalar tensor is allowed (<= 0 at run time: argmax).
       top_k: keep only the k largest logits per row; 0 keeps all.
     Returns:
       int32 [...], class indices in [0, C).

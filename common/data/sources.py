@@ -283,30 +283,67 @@ def _skimage_photos() -> list[tuple[str, np.ndarray]]:
     return photos
 
 
-def _wallpapers(dirs: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+_RESOLUTION_NAME = re.compile(r"^(\d+)x(\d+)\.\w+$")
+
+
+def _one_resolution_per_folder(files: list[str], max_pixels: int) -> list[str]:
+    """KDE Plasma ships each wallpaper as <name>/contents/images/<W>x<H>.<ext> in many sizes: keep one.
+
+    Per folder, of the files named <W>x<H>.<ext> keep the largest with W*H <= max_pixels (else the
+    smallest); other files are all kept.
+    """
+    by_folder: dict[str, list[tuple[int, str]]] = {}
+    kept = []
+    for rel in files:
+        m = _RESOLUTION_NAME.match(os.path.basename(rel))
+        if m:
+            by_folder.setdefault(os.path.dirname(rel), []).append((int(m.group(1)) * int(m.group(2)), rel))
+        else:
+            kept.append(rel)
+    for sizes in by_folder.values():
+        fitting = [x for x in sizes if x[0] <= max_pixels]
+        kept.append(max(fitting)[1] if fitting else min(sizes)[1])
+    return sorted(kept)
+
+
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Antialiased downscale so the long side is at most max_side (aspect ratio kept)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def _wallpapers(dirs: Sequence[str], max_side: int) -> list[tuple[str, np.ndarray]]:
     photos = []
     for d in dirs:
         if not os.path.isdir(d):
             continue
-        for rel in list_image_files(d):
+        for rel in _one_resolution_per_folder(list_image_files(d), max_pixels=1920 * 1200):
             try:
                 image = decode_image_file(os.path.join(d, rel))
             except ImageDecodeError as e:
                 _warn_once(str(e))
                 continue
             if min(image.shape[:2]) >= _WALLPAPER_MIN_SIDE:
-                photos.append((f"{os.path.basename(d)}/{rel}", image))
+                photos.append((f"{os.path.basename(d)}/{rel}", _shrink(image, max_side)))
     return photos
 
 
-def bundled_photos(wallpaper_dirs: Sequence[str] = WALLPAPER_DIRS) -> list[tuple[str, np.ndarray]]:
+def bundled_photos(
+    wallpaper_dirs: Sequence[str] = WALLPAPER_DIRS, max_side: int = 1024
+) -> list[tuple[str, np.ndarray]]:
     """Real colour photos that installed packages ship: (name, uint8 [H, W, 3]), in a fixed order.
 
     scikit-image's astronaut, chelsea, coffee, rocket and motorcycle_left (read from its package folder,
-    never downloaded), then every image at least 256 px on its short side under `wallpaper_dirs`
-    (Debian's mate-backgrounds, lomiri-wallpapers, plasma-workspace-wallpapers install there), sorted.
+    never downloaded; at most 741 px), then every image at least 256 px on its short side under
+    `wallpaper_dirs` (Debian's mate-backgrounds, lomiri-wallpapers, plasma-workspace-wallpapers install
+    there), sorted, one size per multi-resolution Plasma wallpaper, shrunk (antialiased) so the long side
+    is at most `max_side` to bound memory. Every call decodes them again.
     """
-    return _skimage_photos() + _wallpapers(wallpaper_dirs)
+    return _skimage_photos() + _wallpapers(wallpaper_dirs, max_side)
 
 
 def bundled_source(
@@ -317,9 +354,10 @@ def bundled_source(
     num_shards: int = 1,
     shard_index: int = 0,
     wallpaper_dirs: Sequence[str] = WALLPAPER_DIRS,
+    max_side: int = 1024,
 ) -> tf.data.Dataset:
     """`bundled_photos()` as a tf.data source of {"image": uint8 [H, W, 3], "name": string}."""
-    photos = bundled_photos(wallpaper_dirs)
+    photos = bundled_photos(wallpaper_dirs, max_side)
     if not photos:
         raise FileNotFoundError("no bundled photos found (install scikit-image)")
     selected = photos[slice_split(split, len(photos))]

@@ -1,4 +1,4 @@
-"""common/data/sources.py: folder decoding of every supported kind, bad files, shards, TFDS, bundled photos."""
+"""common/data/sources.py: folder decoding of each supported kind, bad files, shards, TFDS, bundled photos."""
 
 from __future__ import annotations
 
@@ -128,7 +128,9 @@ def test_decode_jpeg_applies_exif_orientation(image_dir):
     top, bottom = out[2:14].mean(axis=(0, 1)), out[18:30].mean(axis=(0, 1))
     assert top[0] > 240 and top[2] < 15  # red
     assert bottom[2] > 240 and bottom[0] < 15  # blue
-    np.testing.assert_allclose(_decode(image_dir, "sub/e.jpeg"), RGB, atol=60)  # lossy but the same image
+    # A JPEG without EXIF decodes exactly as Pillow decodes it.
+    with Image.open(os.path.join(image_dir, "sub/e.jpeg")) as plain:
+        np.testing.assert_array_equal(_decode(image_dir, "sub/e.jpeg"), np.asarray(plain.convert("RGB")))
 
 
 @pytest.mark.parametrize("rel, why", [("empty.jpg", "empty"), ("sub/text.jpg", "not a recognised")])
@@ -231,7 +233,11 @@ def test_tfds_source_cifar10_mocked(tmp_path):
 def test_tfds_source_grayscale_tiled_and_imagenet_names(tmp_path):
     with tfds.testing.mock_data(num_examples=3):
         mnist = _run(sources.tfds_source("mnist", "test", data_dir=str(tmp_path)))
-        imagenet = _run(sources.tfds_source("imagenet2012", "train[:-10000]", num_shards=2, shard_index=1))
+        imagenet = _run(
+            sources.tfds_source(
+                "imagenet2012", "train[:-10000]", data_dir=str(tmp_path), num_shards=2, shard_index=1
+            )
+        )
     assert len(mnist) == 3
     for ex in mnist:
         assert ex["image"].shape == (28, 28, 3)
@@ -265,16 +271,32 @@ def test_bundled_photos_are_real_colour_photos():
     assert by_name["skimage/chelsea.png"].shape == (300, 451, 3)
 
 
-def test_bundled_photos_reads_wallpaper_dirs(tmp_path):
-    wall = tmp_path / "backgrounds"
+def test_bundled_photos_reads_wallpaper_dirs(tmp_path, caplog):
+    wall = tmp_path / "wallpapers"
+    images = wall / "Plasma" / "contents" / "images"
+    os.makedirs(images)
     os.makedirs(wall / "theme")
     big = RNG.integers(0, 256, (256, 300, 3)).astype(np.uint8)
     Image.fromarray(big).save(wall / "theme" / "big.png")
     Image.fromarray(RGB).save(wall / "icon.png")  # too small to be a wallpaper photo
-    photos = sources.bundled_photos(wallpaper_dirs=[str(wall), str(tmp_path / "absent")])
-    assert [n for n, _ in photos][-1] == "backgrounds/theme/big.png"
-    assert len(photos) == len(sources.SKIMAGE_PHOTOS) + 1
-    np.testing.assert_array_equal(photos[-1][1], big)
+    wide = np.zeros((300, 600, 3), np.uint8)
+    wide[..., 1] = 200
+    # One wallpaper in three sizes (by name): the largest up to 1920x1200 is taken, the others never read.
+    Image.fromarray(wide).save(images / "1920x1080.png")
+    (images / "640x480.png").write_bytes(b"")  # would be logged as bad if it were read
+    (images / "5120x2880.png").write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        photos = sources.bundled_photos(wallpaper_dirs=[str(wall), str(tmp_path / "absent")], max_side=512)
+    assert not [r for r in caplog.records if str(wall) in r.getMessage()]
+    names = [n for n, _ in photos]
+    assert names[len(sources.SKIMAGE_PHOTOS) :] == [
+        "wallpapers/Plasma/contents/images/1920x1080.png",
+        "wallpapers/theme/big.png",
+    ]
+    np.testing.assert_array_equal(photos[-1][1], big)  # within max_side: untouched
+    shrunk = photos[-2][1]
+    assert shrunk.shape == (256, 512, 3)  # long side shrunk to max_side, aspect ratio kept
+    np.testing.assert_array_equal(shrunk[..., 1], 200)
 
 
 def test_bundled_source_matches_bundled_photos():

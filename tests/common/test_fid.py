@@ -65,6 +65,18 @@ def test_frechet_distance_singular_covariances_stay_real_and_close_to_scipy():
     assert got == pytest.approx(_scipy_frechet(s1[0], s1[1], s2[0], s2[1]), rel=1e-5)
 
 
+@pytest.mark.parametrize("n1, n2, d", [(5, 7, 12), (3, 40, 12), (30, 25, 12)])
+def test_fid_from_features_equals_the_statistics_route(n1, n2, d):
+    rng = np.random.default_rng(n1)
+    f1 = rng.normal(size=(n1, d)) * rng.uniform(0.5, 2, d)
+    f2 = rng.normal(size=(n2, d)) + 0.3
+    expected = _scipy_frechet(*fid.feature_statistics(f1), *fid.feature_statistics(f2))
+    assert fid.fid_from_features(f1, f2) == pytest.approx(expected, rel=1e-6)
+    assert fid.fid_from_features(f1, f1) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="N1>=2"):
+        fid.fid_from_features(f1, f2[:, :-1])
+
+
 def test_preprocess_resizes_scales_and_repeats_gray():
     x = np.random.default_rng(4).uniform(0, 1, (2, 10, 12, 1)).astype(np.float32)
     out = fid.preprocess_for_inception(x).numpy()

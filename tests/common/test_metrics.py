@@ -105,6 +105,8 @@ def test_auc_rebalanced_weights_pixels_by_their_ground_truth_bin():
     assert got == pytest.approx((1 + 4 * bad) / 5, abs=1e-6)
     bin_weights[k_bad] = 0.0  # only the correct pixels count
     assert metrics.cic_auc_rebalanced(pred, true, bin_weights).numpy() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="313"):
+        metrics.cic_auc_rebalanced(pred, true, bin_weights[:-1])
 
 
 # ------------------------------------------------------------------------------------------ histograms

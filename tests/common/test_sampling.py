@@ -35,6 +35,10 @@ def test_same_seed_same_samples_and_different_seed_different(name):
     np.testing.assert_array_equal(a, sample(logits, tf.constant([7, 0], tf.int64)).numpy())
     np.testing.assert_array_equal(a, sample(logits, tf.constant([7, 0], tf.int32)).numpy())
     assert (a != sample(logits, 8).numpy()).any()
+    # A tensor temperature gives what the same Python number gives.
+    np.testing.assert_array_equal(
+        sample(logits, 7, temperature=0.7).numpy(), sample(logits, 7, temperature=tf.constant(0.7)).numpy()
+    )
     assert (a != sample(logits, tf.constant([7, 1])).numpy()).any()
 
 

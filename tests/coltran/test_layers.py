@@ -1,0 +1,210 @@
+"""Tests of coltran/layers.py, coltran/attention.py and coltran/conditional.py on tiny shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from coltran.attention import AxialAttention
+from coltran.conditional import ConditionalLayerNorm, FeedForward
+from coltran.layers import AxialEncoder, PositionEmbedding2D, shift_down, shift_right
+
+B, H, W, D, HEADS = 2, 3, 5, 8, 2
+
+
+def _x(seed: int = 0, shape=(B, H, W, D)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _randomize(layer) -> None:
+    """Gives every weight (including zero-initialised biases) random values so tests can see them."""
+    rng = np.random.default_rng(1)
+    for w in layer.weights:
+        w.assign(rng.normal(scale=0.5, size=w.shape).astype(np.float32))
+
+
+def _reference_attention(att: AxialAttention, x: np.ndarray, ctx: np.ndarray | None) -> np.ndarray:
+    """Independent numpy version of AxialAttention (row axis; transpose for columns)."""
+    if att.axis == "column":
+        x = x.transpose(0, 2, 1, 3)
+        ctx = None if ctx is None else ctx.transpose(0, 2, 1, 3)
+    n, d = att.num_heads, att.head_size
+    proj = {}
+    for name, layer in (("q", att.q_proj), ("k", att.k_proj), ("v", att.v_proj)):
+        t = x @ layer.kernel.numpy()
+        if name in att.cond_proj:
+            c = ctx @ att.cond_proj[name].kernel.numpy()
+            if att.cond_mode == "affine":
+                t = t * c[..., :D] + c[..., D:]
+            elif att.cond_mode == "scale":
+                t = t * c
+            else:
+                t = t + c
+        proj[name] = t.reshape(t.shape[:-1] + (n, d))
+    length = x.shape[2]
+    rel = att.rel_bias.numpy()
+    out = np.zeros(x.shape[:3] + (n, d), np.float64)
+    for b in range(x.shape[0]):
+        for r in range(x.shape[1]):
+            for h in range(n):
+                for i in range(length):
+                    keys = range(i + 1) if att.masked else range(length)
+                    s = np.array(
+                        [
+                            proj["q"][b, r, i, h] @ proj["k"][b, r, j, h] / np.sqrt(d)
+                            + rel[h, j - i + length - 1]
+                            for j in keys
+                        ]
+                    )
+                    p = np.exp(s - s.max())
+                    p /= p.sum()
+                    out[b, r, i, h] = sum(p[t] * proj["v"][b, r, j, h] for t, j in enumerate(keys))
+    y = out.reshape(out.shape[:3] + (n * d,)) @ att.out_proj.kernel.numpy()
+    return y.transpose(0, 2, 1, 3) if att.axis == "column" else y
+
+
+@pytest.mark.parametrize(
+    "axis,masked,cond_mode",
+    [("row", False, "none"), ("row", True, "affine"), ("column", True, "shift"), ("column", False, "scale")],
+)
+def test_attention_matches_numpy_reference(axis, masked, cond_mode):
+    att = AxialAttention(D, HEADS, axis=axis, masked=masked, cond_mode=cond_mode, cond_k=cond_mode != "shift")
+    x, ctx = _x(0), _x(1, (B, H, W, 4))
+    att(x, ctx if cond_mode != "none" else None)
+    _randomize(att)
+    got = att(x, ctx if cond_mode != "none" else None).numpy()
+    np.testing.assert_allclose(got, _reference_attention(att, x, ctx), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("axis", ["row", "column"])
+def test_attention_stays_on_its_axis_and_masks_the_future(axis):
+    att = AxialAttention(D, HEADS, axis=axis, masked=True)
+    x = _x(0)
+    att(x)
+    _randomize(att)
+    base = att(x).numpy()
+    i, j = 1, 2
+    x2 = x.copy()
+    x2[:, i, j] += 1.0
+    changed = np.abs(att(x2).numpy() - base).max(axis=(0, 3)) > 0  # [H, W]
+    expected = np.zeros((H, W), bool)
+    if axis == "row":
+        expected[i, j:] = True  # same row, at or after the change
+    else:
+        expected[i:, j] = True  # same column, at or below the change
+    np.testing.assert_array_equal(changed, expected)
+
+
+@pytest.mark.parametrize("axis", ["row", "column"])
+def test_attend_cached_equals_full_masked_attention(axis):
+    att = AxialAttention(D, HEADS, axis=axis, masked=True, cond_mode="affine")
+    x, ctx = _x(0), _x(1)
+    att(x, ctx)
+    _randomize(att)
+    mods = att.modulation(ctx)
+    if axis == "column":  # put the attended axis second, as the layer does internally
+        x = x.transpose(0, 2, 1, 3)
+        mods = {k: tuple(t.numpy().transpose(0, 2, 1, 3) for t in m) for k, m in mods.items()}
+    q, k, v = att.project(x, mods)  # [B, X, L, heads, d]
+    full = att.attend(q, k, v).numpy()
+    k_cache = tf.transpose(k, [2, 0, 1, 3, 4])  # [L, B, X, heads, d]
+    v_cache = tf.transpose(v, [2, 0, 1, 3, 4])
+    for p in range(att.length):
+        step = att.attend_cached(q[:, :, p], k_cache, v_cache, tf.constant(p)).numpy()
+        np.testing.assert_allclose(step, full[:, :, p], rtol=1e-5, atol=1e-5)
+
+
+def test_axial_encoder_shapes_positions_and_config():
+    enc = AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=2)
+    x = _x(0)
+    y = enc(x).numpy()
+    assert y.shape == (B, H, W, D)
+    # Every output position sees every input position (row then column attention).
+    x2 = x.copy()
+    x2[:, 0, 0] += 1.0
+    assert np.all(np.abs(enc(x2).numpy() - y).max(axis=(0, 3)) > 0)
+    # The position embeddings break translation symmetry: a constant input gives varying outputs.
+    const = enc(np.ones((1, H, W, D), np.float32)).numpy()
+    assert np.abs(const - const[:, :1, :1]).max() > 1e-3
+    clone = AxialEncoder.from_config(enc.get_config())
+    clone(x)
+    assert [w.shape for w in clone.weights] == [w.shape for w in enc.weights]
+    assert enc.get_config()["num_layers"] == 2 and enc.get_config()["ff_size"] == 16
+
+
+def test_axial_encoder_rejects_wrong_width():
+    with pytest.raises(ValueError, match="AxialEncoder"):
+        AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=1)(_x(0, (1, 2, 2, D + 1)))
+
+
+def test_shifts_and_position_table():
+    x = np.arange(2 * 3 * 2, dtype=np.float32).reshape(1, 3, 2, 2)
+    down, right = shift_down(x).numpy(), shift_right(x).numpy()
+    np.testing.assert_array_equal(down[:, 1:], x[:, :-1])
+    np.testing.assert_array_equal(down[:, 0], 0)
+    np.testing.assert_array_equal(right[:, :, 1:], x[:, :, :-1])
+    np.testing.assert_array_equal(right[:, :, 0], 0)
+    pos = PositionEmbedding2D()
+    out = pos(np.zeros((1, 3, 2, 2), np.float32)).numpy()
+    np.testing.assert_allclose(out[0], pos.row.numpy() + pos.col.numpy())
+
+
+def test_conditional_layer_norm_learnable_pool_starts_as_mean():
+    x, ctx = _x(0), _x(1, (B, H, W, 4))
+    learn, mean = ConditionalLayerNorm("affine", "learnable"), ConditionalLayerNorm("affine", "mean")
+    learn(x, ctx)
+    mean(x, ctx)
+    mean.proj.set_weights(learn.proj.get_weights())
+    np.testing.assert_allclose(learn(x, ctx).numpy(), mean(x, ctx).numpy(), rtol=1e-6)
+    # Reference: normalise, then scale and shift from a linear map of the spatial mean of the context.
+    kernel, bias = learn.proj.get_weights()
+    mod = ctx.mean(axis=(1, 2), keepdims=True) @ kernel + bias
+    normed = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(
+        learn(x, ctx).numpy(), normed * mod[..., :D] + mod[..., D:], rtol=1e-4, atol=1e-5
+    )
+    # The spatial weights are trainable and do change the result.
+    learn.spatial_weights.assign(np.random.default_rng(2).uniform(size=(1, H, W, 1)).astype(np.float32))
+    assert np.abs(learn(x, ctx).numpy() - mean(x, ctx).numpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize("mode", ["none", "shift", "scale", "affine"])
+def test_conditional_layer_norm_modes(mode):
+    x, ctx = _x(0), _x(1, (B, H, W, 4))
+    ln = ConditionalLayerNorm(mode)
+    y = ln(x, ctx if mode != "none" else None).numpy()
+    assert y.shape == x.shape
+    names = {w.name for w in ln.trainable_weights}
+    assert ("gamma" in names) == (mode == "none")
+    if mode != "none":
+        assert ln.proj.kernel.shape == (4, 2 * D if mode == "affine" else D)
+        with pytest.raises(ValueError, match="conditional"):
+            ln.modulation(None)
+
+
+@pytest.mark.parametrize("mode", ["none", "shift", "scale", "affine"])
+def test_feed_forward_conditioning(mode):
+    x, ctx = _x(0), _x(1, (B, H, W, 4))
+    ff = FeedForward(D, 16, cond_mode=mode)
+    y = ff(x, ctx if mode != "none" else None).numpy()
+    plain = ff.outer(ff.inner(x)).numpy()
+    if mode == "none":
+        np.testing.assert_allclose(y, plain)
+        return
+    c = ctx @ ff.cond_proj.kernel.numpy()
+    expected = {"shift": plain + c, "scale": plain * c, "affine": plain * c[..., :D] + c[..., D:]}[mode]
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="num_heads"):
+        AxialAttention(10, 3)
+    with pytest.raises(ValueError, match="axis"):
+        AxialAttention(8, 2, axis="diagonal")
+    with pytest.raises(ValueError, match="cond_mode"):
+        AxialAttention(8, 2, cond_mode="bias")
+    with pytest.raises(ValueError, match="cLN mode"):
+        ConditionalLayerNorm("bias")
+    with pytest.raises(ValueError, match="pool"):
+        ConditionalLayerNorm("affine", "max")

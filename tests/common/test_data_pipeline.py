@@ -1,0 +1,203 @@
+"""common/data/pipeline.py: build_dataset over folder, bundled and (mocked) TFDS sources."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from common.data import build_dataset, preprocess
+from configs.base import base_config
+
+NUM_COLOUR, NUM_GRAY = 7, 3
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory) -> str:
+    """7 small colour images (two in a subfolder) and 3 gray ones, of varied sizes."""
+    root = tmp_path_factory.mktemp("pipeline")
+    os.makedirs(root / "sub")
+    rng = np.random.default_rng(0)
+    for i in range(NUM_COLOUR):
+        image = rng.integers(0, 256, (6 + i, 9 - i % 3, 3)).astype(np.uint8)
+        Image.fromarray(image).save(root / ("sub" if i >= 5 else "") / f"colour{i}.png")
+    for i in range(NUM_GRAY):
+        gray = rng.integers(0, 256, (7, 7)).astype(np.uint8)
+        Image.fromarray(np.repeat(gray[..., None], 3, axis=-1)).save(root / f"gray{i}.png")
+    return str(root)
+
+
+def folder_cfg(folder: str, threshold: float = -1.0):
+    cfg = base_config().data
+    cfg.source = "folder"
+    cfg.folder = folder
+    cfg.colorness_threshold = threshold
+    return cfg
+
+
+def model_preprocess(example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
+    """What a model's preprocess looks like: crop (random in training), area resize to 4x4, [0, 1]."""
+    if training:
+        crop_seed, flip_seed = tf.unstack(preprocess.split_seed(example["seed"], 2))
+        image = preprocess.random_square_crop(example["image"], crop_seed)
+        image = preprocess.random_flip_left_right(image, flip_seed)
+    else:
+        image = preprocess.central_square_crop(example["image"])
+    rgb = preprocess.resize_area(image, 4) / 255.0
+    return {"rgb": rgb, "gray": preprocess.to_gray(rgb), "name": example["name"], "seed": example["seed"]}
+
+
+def names_of(ds: tf.data.Dataset) -> list[str]:
+    return [n.decode() for batch in ds.as_numpy_iterator() for n in batch["name"]]
+
+
+def take(ds: tf.data.Dataset, n: int) -> list[dict]:
+    return list(ds.take(n).as_numpy_iterator())
+
+
+def all_names(image_dir: str) -> list[str]:
+    colour = [f"colour{i}.png" for i in range(5)] + [f"sub/colour{i}.png" for i in (5, 6)]
+    return sorted(colour + [f"gray{i}.png" for i in range(NUM_GRAY)])
+
+
+def test_eval_is_one_ordered_pass_with_partial_batch(image_dir):
+    ds = build_dataset(
+        folder_cfg(image_dir), split="test", preprocess_fn=model_preprocess, batch_size=4, training=False
+    )
+    batches = list(ds.as_numpy_iterator())
+    assert [len(b["name"]) for b in batches] == [4, 4, 2]
+    assert names_of(ds) == all_names(image_dir)
+    first = batches[0]
+    assert first["rgb"].shape == (4, 4, 4, 3) and first["rgb"].dtype == np.float32
+    assert first["gray"].shape == (4, 4, 4, 1)
+    assert 0.0 <= first["rgb"].min() and first["rgb"].max() <= 1.0
+    # Centre crop + area resize of the first file, computed directly.
+    image = np.asarray(Image.open(os.path.join(image_dir, "colour0.png")))
+    expected = preprocess.resize_area(preprocess.central_square_crop(image), 4).numpy() / 255.0
+    np.testing.assert_allclose(first["rgb"][0], expected, atol=1e-6)
+
+
+def test_training_repeats_drops_remainder_and_replays_for_a_seed(image_dir):
+    cfg = folder_cfg(image_dir)
+
+    def build(seed: int) -> tf.data.Dataset:
+        return build_dataset(
+            cfg, split="train", preprocess_fn=model_preprocess, batch_size=4, training=True, seed=seed
+        )
+
+    ds = build(seed=1)
+    assert ds.element_spec["rgb"].shape == (4, 4, 4, 3)  # drop_remainder: static batch size
+    run1, run2, other = take(ds, 6), take(build(seed=1), 6), take(build(seed=2), 6)
+    names1 = [n.decode() for b in run1 for n in b["name"]]
+    assert len(names1) == 24  # more than the 10 files: repeats
+    # Every epoch is a permutation of all the files.
+    assert sorted(names1[:10]) == all_names(image_dir) and sorted(names1[10:20]) == all_names(image_dir)
+    assert names1[:10] != names1[10:20]
+    for a, b in zip(run1, run2, strict=True):  # same seed: same order, same crops and flips
+        np.testing.assert_array_equal(a["name"], b["name"])
+        np.testing.assert_array_equal(a["rgb"], b["rgb"])
+    assert [n.decode() for b in other for n in b["name"]] != names1
+    seeds = np.concatenate([b["seed"] for b in run1])
+    assert len({tuple(s) for s in seeds}) == 24  # one distinct preprocessing seed per example
+
+
+def test_input_context_shards_are_disjoint_and_cover(image_dir):
+    cfg = folder_cfg(image_dir)
+    shards = []
+    for pipeline_id in range(3):
+        ctx = tf.distribute.InputContext(
+            num_input_pipelines=3, input_pipeline_id=pipeline_id, num_replicas_in_sync=6
+        )
+        per_replica = ctx.get_per_replica_batch_size(12)
+        assert per_replica == 2
+        ds = build_dataset(
+            cfg,
+            split="train",
+            preprocess_fn=model_preprocess,
+            batch_size=per_replica,
+            training=False,
+            input_context=ctx,
+        )
+        assert (
+            ds.options().experimental_distribute.auto_shard_policy == tf.data.experimental.AutoShardPolicy.OFF
+        )
+        shards.append(names_of(ds))
+    flat = [n for s in shards for n in s]
+    assert sorted(flat) == all_names(image_dir) and len(set(flat)) == len(flat)
+    assert all(shards)
+
+
+def test_training_shards_differ_in_seeds(image_dir):
+    cfg = folder_cfg(image_dir)
+    seeds = []
+    for pipeline_id in range(2):
+        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id)
+        ds = build_dataset(
+            cfg, split="train", preprocess_fn=model_preprocess, batch_size=2, training=True, input_context=ctx
+        )
+        seeds.append({tuple(s) for b in take(ds, 3) for s in b["seed"]})
+    assert not seeds[0] & seeds[1]
+
+
+def test_colorness_filter_drops_gray_keeps_colour(image_dir):
+    ds = build_dataset(
+        folder_cfg(image_dir, threshold=0.05),
+        split="train",
+        preprocess_fn=model_preprocess,
+        batch_size=3,
+        training=False,
+    )
+    names = names_of(ds)
+    assert names == [n for n in all_names(image_dir) if "colour" in n]
+    # In training too: many epochs and never a gray image.
+    ds = build_dataset(
+        folder_cfg(image_dir, threshold=0.05),
+        split="train",
+        preprocess_fn=model_preprocess,
+        batch_size=3,
+        training=True,
+    )
+    seen = {n.decode() for b in take(ds, 8) for n in b["name"]}
+    assert seen == set(names)
+
+
+def test_tfds_source_mocked_training_batches(tmp_path):
+    cfg = base_config().data
+    cfg.tfds_name = "cifar10"
+    cfg.data_dir = str(tmp_path)
+    cfg.shuffle_buffer = 8
+    with tfds.testing.mock_data(num_examples=5):
+        ds = build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=4, training=True)
+        batches = take(ds, 3)
+        eval_ds = build_dataset(
+            cfg, split="test", preprocess_fn=model_preprocess, batch_size=4, training=False
+        )
+        eval_sizes = [len(b["name"]) for b in eval_ds.as_numpy_iterator()]
+    assert [b["rgb"].shape for b in batches] == [(4, 4, 4, 3)] * 3
+    assert eval_sizes == [4, 1]
+
+
+def test_bundled_source_eval():
+    cfg = base_config().data
+    cfg.source = "bundled"
+    cfg.colorness_threshold = 0.05  # real photos are colourful: none dropped
+    ds = build_dataset(cfg, split="train[:5]", preprocess_fn=model_preprocess, batch_size=5, training=False)
+    (batch,) = list(ds.as_numpy_iterator())
+    assert batch["rgb"].shape == (5, 4, 4, 3)
+    assert [n.decode() for n in batch["name"]][0] == "skimage/astronaut.png"
+
+
+def test_config_errors(image_dir):
+    cfg = folder_cfg(image_dir)
+    with pytest.raises(ValueError, match="batch_size"):
+        build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=0, training=True)
+    cfg.source = "webdataset"
+    with pytest.raises(ValueError, match="data.source 'webdataset'"):
+        build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=2, training=True)
+    cfg = folder_cfg("")
+    with pytest.raises(ValueError, match="data.folder is empty"):
+        build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=2, training=True)

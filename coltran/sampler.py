@@ -142,7 +142,7 @@ def _fast(
             tf.TensorArray(tf.float32, width),
         )
         _, _, _, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
-        row_symbols = tf.transpose(row_symbols.stack())  # [BN, W]
+        row_symbols = tf.ensure_shape(tf.transpose(row_symbols.stack()), [z.shape[0], width])  # [BN, W]
 
         # The finished row advances the outer decoder by one row; its output is row r + 1's context.
         caches = list(outer_caches)

@@ -92,6 +92,7 @@ class _ChannelUpsampler(keras.Model):
         dropout: float,
         resolution: int,
         cond_levels: int,
+        remat: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -102,6 +103,7 @@ class _ChannelUpsampler(keras.Model):
         self.dropout = float(dropout)
         self.resolution = int(resolution)
         self.cond_levels = int(cond_levels)
+        self.remat = bool(remat)
         self.gray_embedding = keras.layers.Embedding(NUM_SYMBOLS, self.hidden_size, name="gray_embedding")
         # One table for all channels: id = value + cond_levels * channel (ref: one-hot over 3 * levels).
         self.channel_embedding = keras.layers.Embedding(
@@ -145,7 +147,25 @@ class _ChannelUpsampler(keras.Model):
         if channel.shape.rank == 1:
             channel = channel[:, None, None]
         h = self.channel_embedding(cond + self.cond_levels * channel) + gray_embed
-        return self.final_dense(self.encoder(h, training=training))
+        return self.final_dense(self._encode(h, training))
+
+    def _encode(self, h: tf.Tensor, training: bool) -> tf.Tensor:
+        """`self.encoder(h)`; with `remat` in training, each residual branch is recomputed in backprop.
+
+        Gradient checkpointing keeps only each branch's input [B, R, R, D] for the backward pass instead
+        of every intermediate (layer norms, q, k, v, attention weights, MLP activations): at 256x256 that
+        is what makes a training step fit in a few GB. Same values and gradients as `self.encoder`
+        (tests/coltran/test_upsampler.py). Skipped with dropout > 0, where a recomputed branch would
+        draw a different dropout mask.
+        """
+        enc = self.encoder
+        if not (self.remat and training and self.dropout == 0.0):
+            return enc(h, training=training)
+        h = enc.pos(h)
+        for att_norm, att, mlp_norm, mlp in enc.blocks:  # the steps of AxialEncoder.call, one by one
+            h = h + tf.recompute_grad(lambda x, norm=att_norm, f=att: f(norm(x)))(h)
+            h = h + tf.recompute_grad(lambda x, norm=mlp_norm, f=mlp: f(norm(x)))(h)
+        return enc.final_norm(h)
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """{"gray": [B, R, R, 1], cond_key: conditioning} -> logits [B, R, R, 3, 256] (all channels)."""
@@ -242,6 +262,7 @@ class _ChannelUpsampler(keras.Model):
             "num_encoder_layers": self.num_encoder_layers,
             "dropout": self.dropout,
             "resolution": self.resolution,
+            "remat": self.remat,
         }
 
 
@@ -265,12 +286,13 @@ class ColorUpsampler(_ChannelUpsampler):
         dropout: float = 0.0,
         resolution: int = 64,
         coarse_bits: int = 3,
+        remat: bool = False,
         **kwargs: Any,
     ) -> None:
         self.coarse_bits = int(coarse_bits)
         levels = 2**self.coarse_bits
         super().__init__(
-            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, levels, **kwargs
+            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, levels, remat, **kwargs
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -344,6 +366,7 @@ class SpatialUpsampler(_ChannelUpsampler):
         dropout: float = 0.0,
         resolution: int = 256,
         low_resolution: int = 64,
+        remat: bool = True,
         **kwargs: Any,
     ) -> None:
         self.low_resolution = int(low_resolution)
@@ -353,7 +376,8 @@ class SpatialUpsampler(_ChannelUpsampler):
                 f"got {low_resolution}"
             )
         super().__init__(
-            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, NUM_SYMBOLS, **kwargs
+            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, NUM_SYMBOLS, remat,
+            **kwargs,
         )
 
     def get_config(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m.dropout = 0.0  # ref: no dropout is set for the upsamplers
     m.resolution = 64  # paper §4.3: the colour upsampler works at the core's 64x64; ref model.resolution
     m.coarse_bits = 3  # paper §4.1: 3 bits per channel (512 coarse colours)
+    m.remat = False  # ours: no gradient checkpointing needed at 64x64 (see BENCHMARKS.md)
 
     t = c.train
     t.batch_size = 24 * _PAPER_CORES  # paper §5.1: 768; ref batch_size 24 per core

@@ -31,6 +31,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m.dropout = 0.0  # ref: no dropout is set for the upsamplers
     m.resolution = 256  # paper §4.3: output 256x256; ref resolution
     m.low_resolution = 64  # paper §4.3: the colour upsampler's 64x64 output; ref downsample_res
+    m.remat = True  # ours: gradient checkpointing: a 256x256 step in a few GB (see BENCHMARKS.md)
 
     t = c.train
     t.batch_size = 1 * _PAPER_CORES  # paper §5.1: 32; ref batch_size 1 per core

@@ -78,6 +78,10 @@ def build_dataset(
 
     Examples with colorness(image) < data_cfg.colorness_threshold are dropped when the threshold is >= 0
     (PixColor: 0.05), in training and evaluation alike, before shuffling.
+
+    Resuming: either save the iterator with `tf.train.Checkpoint(iterator=it)` (exact; for TFDS that
+    stores the shuffle buffer of decoded images, for folder/bundled only file indices), or rebuild with
+    the same seed and `.skip(batches_done)` (the same continuation, at the cost of re-reading).
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")

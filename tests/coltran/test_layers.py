@@ -193,7 +193,12 @@ def test_feed_forward_conditioning(mode):
         np.testing.assert_allclose(y, plain)
         return
     c = ctx @ ff.cond_proj.kernel.numpy()
-    expected = {"shift": plain + c, "scale": plain * c, "affine": plain * c[..., :D] + c[..., D:]}[mode]
+    if mode == "shift":
+        expected = plain + c
+    elif mode == "scale":
+        expected = plain * c
+    else:
+        expected = plain * c[..., :D] + c[..., D:]
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 
 

@@ -218,6 +218,11 @@ def test_folder_errors(tmp_path):
     (tmp_path / "readme.txt").write_text("x")
     with pytest.raises(FileNotFoundError, match="holds no"):
         sources.folder_source(str(tmp_path))
+    Image.fromarray(RGB).save(tmp_path / "one.png")
+    with pytest.raises(ValueError, match=r"split 'train\[:-10000\]' selects none of the 1 images"):
+        sources.folder_source(str(tmp_path), "train[:-10000]")
+    with pytest.raises(ValueError, match="shard 1 of 2 is empty"):
+        sources.folder_source(str(tmp_path), num_shards=2, shard_index=1)
 
 
 # ------------------------------------------------------------------------------------------------- TFDS

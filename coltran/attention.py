@@ -20,6 +20,12 @@ from coltran.conditional import COND_MODES, affine_modulation, apply_modulation
 _NEG = -1e9  # added to masked logits; exp underflows to exactly 0 in float32
 
 
+def _shape(t: tf.Tensor) -> list:
+    """Static dims where known, dynamic ones elsewhere (static reshapes add no ops to a sampling step)."""
+    dynamic = tf.shape(t)
+    return [dynamic[i] if d is None else d for i, d in enumerate(t.shape.as_list())]
+
+
 class AxialAttention(keras.layers.Layer):
     """Multi-head self-attention along the rows or the columns of a [B, H, W, D] tensor.
 
@@ -103,13 +109,13 @@ class AxialAttention(keras.layers.Layer):
         out = []
         for name, proj in (("q", self.q_proj), ("k", self.k_proj), ("v", self.v_proj)):
             t = apply_modulation(proj(x), modulation.get(name))
-            out.append(tf.reshape(t, tf.concat([tf.shape(t)[:-1], [self.num_heads, self.head_size]], 0)))
+            out.append(tf.reshape(t, _shape(t)[:-1] + [self.num_heads, self.head_size]))
         q, k, v = out
         return q * (self.head_size**-0.5), k, v
 
     def output(self, o: tf.Tensor) -> tf.Tensor:
         """[..., heads, head_size] -> [..., D]."""
-        o = tf.reshape(o, tf.concat([tf.shape(o)[:-2], [self.hidden_size]], 0))
+        o = tf.reshape(o, _shape(o)[:-2] + [self.hidden_size])
         return self.out_proj(o)
 
     def attend(self, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
@@ -123,26 +129,35 @@ class AxialAttention(keras.layers.Layer):
         weights = tf.nn.softmax(logits + bias, axis=-1)
         return tf.einsum("bxnqk,bxknd->bxqnd", weights, v)
 
+    def step_bias(self) -> tf.Tensor:
+        """Relative bias plus mask for every query position: [L (query), L (key), 1, 1, heads].
+
+        Computed once per sampling call; a step at position p takes row p (one gather)."""
+        pos = np.arange(self.length)
+        index = pos[None, :] - pos[:, None] + self.length - 1  # [q, k]
+        bias = tf.transpose(tf.gather(self.rel_bias, index, axis=1), [1, 2, 0])  # [q, k, heads]
+        if self.masked:
+            bias = bias + tf.constant(np.triu(np.full((self.length,) * 2, _NEG, np.float32), k=1))[..., None]
+        return bias[:, :, None, None, :]
+
     def attend_cached(
-        self, q: tf.Tensor, k_cache: tf.Tensor, v_cache: tf.Tensor, position: tf.Tensor
+        self, q: tf.Tensor, k_cache: tf.Tensor, v_cache: tf.Tensor, bias: tf.Tensor
     ) -> tf.Tensor:
         """One query position against cached keys/values (the fast sampler's step).
 
         Args:
-          q: [B, X, heads, d], the queries at `position` along the attended axis (X = the other axis, or 1).
+          q: [B, X, heads, d], the queries at one position p along the attended axis (X = the other axis,
+            or 1 for a single pixel).
           k_cache, v_cache: [L, B, X, heads, d] (L leading so one step's write is one slice); entries
-            after `position` are ignored when masked.
-          position: int32 scalar, the query's index along the attended axis.
+            after p are ignored when masked.
+          bias: [L, 1, 1, heads], row p of `step_bias()`.
         Returns:
           [B, X, heads, d].
         """
-        logits = tf.einsum("bxnd,lbxnd->bxnl", q, k_cache)
-        keys = tf.range(self.length)
-        bias = tf.gather(self.rel_bias, keys - position + self.length - 1, axis=1)  # [heads, L]
-        if self.masked:
-            bias = bias + tf.where(keys > position, _NEG, 0.0)[None, :]
-        weights = tf.nn.softmax(logits + bias, axis=-1)
-        return tf.einsum("bxnl,lbxnd->bxnd", weights, v_cache)
+        # Elementwise products and sums: for one query these beat einsum's transposes and reshapes.
+        logits = tf.reduce_sum(q[None] * k_cache, axis=-1) + bias  # [L, B, X, heads]
+        weights = tf.nn.softmax(logits, axis=0)
+        return tf.reduce_sum(weights[..., None] * v_cache, axis=0)
 
     def call(
         self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: dict | None = None

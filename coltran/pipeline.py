@@ -36,8 +36,8 @@ class Colorization:
     """The pipeline's output for one image and N samples (r = core resolution, R = spatial resolution).
 
     images: uint8 [N, H, W, 3], the colourings at the input's size.
-    uncertainty: float32 [N, r, r], the core's predicted probability of each sampled coarse colour
-        (low = uncertain), for contact sheets.
+    uncertainty: float32 [N, r, r], the core's maximum predicted probability at each pixel (ColTran
+        fig. 5: low = uncertain), for contact sheets.
     coarse: uint8 [N, r, r, 3] the core's coarse colours as 8-bit values; low_res: uint8 [N, r, r, 3] the
         colour upsampler's output; high_res: uint8 [N, R, R, 3] the spatial upsampler's (square) output.
     luminance: float32 [H, W] in [0, 1], the input's Y (BT.601), which every image keeps.
@@ -168,15 +168,21 @@ def colorize(
     uncertainty = tf.reshape(tf.cast(core_out["uncertainty"], tf.float32), [num_samples, r, r])
 
     color_out = color_upsampler.sample(
-        tf.repeat(gray_small, num_samples, axis=0), coarse=coarse, num_samples=1,
-        seed=fold_seed(seed, 1), temperature=upsampler_temperature,
+        tf.repeat(gray_small, num_samples, axis=0),
+        coarse=coarse,
+        num_samples=1,
+        seed=fold_seed(seed, 1),
+        temperature=upsampler_temperature,
     )
     low_res = color_out["labels"][:, 0]  # [N, r, r, 3] 8-bit
 
     images, high_res = [], []
     for n in range(num_samples):  # batch 1 through the 256x256 stage keeps memory to one image's worth
         out = spatial_upsampler.sample(
-            gray_big, low_res=low_res[n : n + 1], num_samples=1, seed=fold_seed(seed, 2 + n),
+            gray_big,
+            low_res=low_res[n : n + 1],
+            num_samples=1,
+            seed=fold_seed(seed, 2 + n),
             temperature=upsampler_temperature,
         )
         rgb_big = out["rgb"][0, 0]  # [R, R, 3] in [0, 1]

@@ -18,6 +18,8 @@ The integer hash is also identical under XLA.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from coltran.attention import AxialAttention
@@ -26,29 +28,48 @@ from common.sampling import hashed_uniform
 NUM_SYMBOLS = 512
 
 
-def draw(
-    logits: tf.Tensor,
-    *,
-    seed: tf.Tensor,
-    step: tf.Tensor,
-    num_samples: int,
-    temperature: tf.Tensor,
-    top_k: int,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """One symbol per row of logits [B * N, C] (rows ordered image-major), and its max probability.
+def row_gumbel(seed: tf.Tensor, row: tf.Tensor, width: int, num_samples: int) -> tf.Tensor:
+    """Gumbel noise [W, N, 512] for one image row: pixel j of sample n gets [j, n] (hashed, stateless)."""
+    u = hashed_uniform([width, num_samples, NUM_SYMBOLS], seed=seed, step=row)
+    return -tf.math.log(-tf.math.log(u))
 
-    softmax(top_k(logits) / temperature) sampled by Gumbel-max on noise [N, C] from (seed, step); temperature
-    0 gives the argmax. Returns (int32 [B * N], float32 [B * N] max of softmax(logits)).
+
+def draw(
+    logits: tf.Tensor, gumbel: tf.Tensor, temperature: tf.Tensor, top_k: int
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """One symbol per row of logits [B * N, C] (rows image-major) given the pixel's noise [N, C].
+
+    Gumbel-max draw from softmax(top_k(logits) / temperature), the noise shared by the B images; temperature
+    0 gives the argmax. Returns (int32 [B * N], float32 [B * N] the max of softmax(logits)).
     """
     max_prob = tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1)
     if top_k:
         kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
         logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
-    u = hashed_uniform([num_samples, NUM_SYMBOLS], seed=seed, step=step)
-    gumbel = tf.tile(-tf.math.log(-tf.math.log(u)), [tf.shape(logits)[0] // num_samples, 1])
+    gumbel = tf.tile(gumbel, [tf.shape(logits)[0] // tf.shape(gumbel)[0], 1])
     safe_t = tf.where(temperature > 0, temperature, 1.0)
     noisy = tf.where(temperature > 0, logits / safe_t + gumbel, logits)
     return tf.argmax(noisy, axis=-1, output_type=tf.int32), max_prob
+
+
+class _PixelSlicer:
+    """Packs per-position tensors [B, 1, W, k_i] (a nested structure with None leaves) into one [W, B, K]
+    tensor once per row, so each pixel step takes its [B, k_i] slices with one gather and one split."""
+
+    def __init__(self, structure):
+        self.structure = structure
+        self.flat = tf.nest.flatten(structure)
+        self.index = [i for i, t in enumerate(self.flat) if t is not None]
+        tensors = [self.flat[i] for i in self.index]
+        self.sizes = [t.shape[-1] for t in tensors]
+        self.packed = tf.transpose(tf.concat(tensors, axis=-1)[:, 0], [1, 0, 2])  # [W, B, K]
+
+    def __call__(self, col: tf.Tensor):
+        parts = tf.split(tf.gather(self.packed, col), self.sizes, axis=-1)
+        flat = list(self.flat)
+        for i, part in zip(self.index, parts, strict=True):
+            flat[i] = part
+        return tf.nest.pack_sequence_as(self.structure, flat)
 
 
 def _prepare(model, gray8: tf.Tensor, num_samples: int) -> tf.Tensor:
@@ -56,19 +77,23 @@ def _prepare(model, gray8: tf.Tensor, num_samples: int) -> tf.Tensor:
     return tf.repeat(model.encode(gray8), num_samples, axis=0)
 
 
-def _cached_attention(caches: list, position: tf.Tensor) -> callable:
-    """An attention hook for `body`: writes this step's keys/values at `position` and attends the cache.
+def _cached_attention(caches: list, tables: list, position: tf.Tensor, pixel: bool) -> Callable:
+    """An attention hook for the decoders' `body`: writes this step's keys/values at `position` of the
+    cache and attends the cache (ColTran's masked attention, one step at a time).
 
-    x is [B, 1, X, D] (one row for the outer decoder's columns, X = W; one pixel for the inner decoder's
-    row, X = 1); caches[i] = (k, v), each [L, B, X, heads, d], is replaced by the updated tensors.
+    pixel False (outer decoder, one row): x [B, 1, W, D], caches[i] = (k, v) each [H, B, W, heads, d].
+    pixel True (inner decoder, one pixel): x [B, D], caches[i] each [W, B, 1, heads, d].
+    tables[i]: `AxialAttention.step_bias()` of layer i. caches[i] is replaced by the updated tensors.
     """
 
     def attend(i: int, att: AxialAttention, x: tf.Tensor, modulation: dict) -> tf.Tensor:
-        q, k, v = att.project(x, modulation)  # [B, 1, X, heads, d]
-        k_cache = tf.tensor_scatter_nd_update(caches[i][0], [[position]], k[None, :, 0])
-        v_cache = tf.tensor_scatter_nd_update(caches[i][1], [[position]], v[None, :, 0])
+        q, k, v = att.project(x, modulation)  # pixel: [B, heads, d]; row: [B, 1, W, heads, d]
+        q, k, v = ((t[:, None] if pixel else t[:, 0]) for t in (q, k, v))  # [B, X, heads, d]
+        k_cache = tf.tensor_scatter_nd_update(caches[i][0], [[position]], k[None])
+        v_cache = tf.tensor_scatter_nd_update(caches[i][1], [[position]], v[None])
         caches[i] = (k_cache, v_cache)
-        return att.output(att.attend_cached(q[:, 0], k_cache, v_cache, position))[:, None]
+        out = att.output(att.attend_cached(q, k_cache, v_cache, tf.gather(tables[i], position)))
+        return out[:, 0] if pixel else out[:, None]
 
     return attend
 
@@ -76,11 +101,6 @@ def _cached_attention(caches: list, position: tf.Tensor) -> callable:
 def _swap01(t: tf.Tensor) -> tf.Tensor:
     """Swaps the first two axes (TensorArray stacks are step-major)."""
     return tf.transpose(t, [1, 0] + list(range(2, t.shape.rank)))
-
-
-def _slice_pixel(mods, col: tf.Tensor):
-    """Per-position modulations [B, 1, W, D] -> the pixel's [B, 1, 1, D] (None and {} pass through)."""
-    return tf.nest.map_structure(lambda t: tf.gather(t, [col], axis=2), mods)
 
 
 def _fast(
@@ -98,7 +118,13 @@ def _fast(
     bn, height, width = tf.shape(z)[0], z.shape[1], z.shape[2]
     dim, heads = model.hidden_size, model.num_heads
     outer, inner = model.outer, model.inner
-    outer_ln, inner_ln = outer.ln_modulations(z), inner.ln_modulations(z)
+    outer_ln = outer.ln_modulations(z)
+    # The pixel steps work on [BN, D] rows: flat tensors keep each step's op count low.
+    inner_ln = tf.nest.map_structure(
+        lambda t: None if t is None else tf.reshape(t, [-1, dim]), inner.ln_modulations(z)
+    )
+    outer_tables = [group[5].step_bias() for group in outer.groups]
+    inner_tables = [group[1].step_bias() for group in inner.groups]
     outer_pos, inner_pos = outer.pos.table(), inner.pos.table()
 
     def zeros_cache(length, x):
@@ -106,29 +132,20 @@ def _fast(
 
     def row_step(r, upper, outer_caches, symbols, probs):
         z_row = tf.gather(z, [r], axis=1)  # [BN, 1, W, D]
-        inner_mods = inner.position_modulations(tf.concat([z_row, upper], axis=-1))
         base = tf.gather(inner_pos, [r]) + z_row + upper  # inner decoder input minus the colour embedding
+        # Everything a pixel step needs from the row, packed so the step slices it with one gather.
+        pixel_inputs = _PixelSlicer((base, inner.position_modulations(tf.concat([z_row, upper], axis=-1))))
+        noise = row_gumbel(seed, r, width, num_samples)
 
         def pixel_step(c, prev, inner_caches, row_symbols, row_probs):
             caches = list(inner_caches)
-            h = inner.body(
-                prev + tf.gather(base, [c], axis=2),
-                inner_ln,
-                _slice_pixel(inner_mods, c),
-                row_attention=_cached_attention(caches, c),
-            )
-            logits = model.final_dense(h)[:, 0, 0]
-            sym, prob = draw(
-                logits,
-                seed=seed,
-                step=r * width + c,
-                num_samples=num_samples,
-                temperature=temperature,
-                top_k=top_k,
-            )
+            base_c, mods_c = pixel_inputs(c)
+            hook = _cached_attention(caches, inner_tables, c, pixel=True)
+            logits = model.final_dense(inner.body(prev + base_c, inner_ln, mods_c, row_attention=hook))
+            sym, prob = draw(logits, tf.gather(noise, c), temperature, top_k)
             return (
                 c + 1,
-                model.pixel_embed(sym)[:, None, None],
+                model.pixel_embed(sym),
                 tuple(caches),
                 row_symbols.write(c, sym),
                 row_probs.write(c, logits if record_logits else prob),
@@ -136,7 +153,7 @@ def _fast(
 
         init = (
             tf.constant(0),
-            tf.zeros([bn, 1, 1, dim]),
+            tf.zeros([bn, dim]),
             tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
             tf.TensorArray(tf.int32, width),
             tf.TensorArray(tf.float32, width),
@@ -148,7 +165,10 @@ def _fast(
         caches = list(outer_caches)
         h = model.pixel_embed(row_symbols)[:, None] + tf.gather(outer_pos, [r]) + z_row
         upper = outer.body(
-            h, outer_ln, outer.position_modulations(z_row), col_attention=_cached_attention(caches, r)
+            h,
+            outer_ln,
+            outer.position_modulations(z_row),
+            col_attention=_cached_attention(caches, outer_tables, r, pixel=False),
         )
         return (
             r + 1,
@@ -186,19 +206,13 @@ def _naive(
 
     def row_step(r, canvas, upper, symbols, probs):
         upper_row = tf.gather(upper, [r], axis=1)
+        noise = row_gumbel(seed, r, width, num_samples)
 
         def pixel_step(c, row_emb, row_symbols, row_probs):
             # The whole row through the inner decoder, as the authors' sampler does, for one pixel.
             row_logits = model.final_dense(model.inner(row_emb, upper_row, z, row=r))
             logits = tf.gather(row_logits, c, axis=2)[:, 0]
-            sym, prob = draw(
-                logits,
-                seed=seed,
-                step=r * width + c,
-                num_samples=num_samples,
-                temperature=temperature,
-                top_k=top_k,
-            )
+            sym, prob = draw(logits, tf.gather(noise, c), temperature, top_k)
             row_emb += model.pixel_embed(sym)[:, None, None] * tf.one_hot(c, width)[None, None, :, None]
             return (
                 c + 1,
@@ -214,6 +228,7 @@ def _naive(
             tf.TensorArray(tf.float32, width),
         )
         _, row_emb, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
+        row_emb = tf.ensure_shape(row_emb, [z.shape[0], 1, width, dim])
         canvas += row_emb * tf.one_hot(r, height)[None, :, None, None]
         upper = model.outer(canvas, z)  # the whole canvas again after every row
         return (

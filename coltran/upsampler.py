@@ -19,6 +19,13 @@ Differences from the authors' code (google-research coltran/models/upsampler.py)
     sampling only one channel's activations and logits are alive at a time (memory at 256x256).
   * Training on a random channel per example (ref `random_channel`) uses `batch["channel"]`, written by
     `preprocess`; without it (evaluation) all three channels are scored.
+  * Memory (ref users run out of it at 256x256, their issues #838, #896): `num_chunks` runs the encoder
+    in strips of whole rows / columns, and `remat` recomputes each residual branch, strip by strip, in
+    backprop. Both are exact; see `_ChannelUpsampler._encode` and benchmarks/coltran_upsamplers.md.
+
+Constructor arguments (the config's `model` section minus `name`): hidden_size, ff_size, num_heads,
+num_encoder_layers, dropout (the AxialEncoder's), resolution R, remat, num_chunks, plus coarse_bits
+(ColorUpsampler) or low_resolution (SpatialUpsampler).
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import math
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import record  # tf.recompute_grad's own way to pause the tape (no public API)
 
 from coltran.layers import AxialEncoder
 from common import quantize
@@ -74,6 +83,44 @@ def _random_channel(seed: tf.Tensor | None) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed, 0, NUM_CHANNELS, dtype=tf.int32)
 
 
+def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int) -> tf.Tensor:
+    """fn(x) strip by strip along `axis`, with gradient checkpointing one strip at a time.
+
+    The forward pass keeps nothing but `x` for backprop; the backward pass recomputes each strip's
+    forward under its own tape, so only one strip's intermediates exist at any time (`tf.recompute_grad`
+    per strip would also work but keeps a copy of the branch's weights per strip). `fn` must act on
+    each strip independently (the caller's strips respect the attention axis).
+    """
+
+    @tf.custom_gradient
+    def run(t: tf.Tensor) -> tuple[tf.Tensor, Any]:
+        with record.stop_recording():  # what tf.recompute_grad does: no intermediates on the outer tape
+            y = tf.concat([fn(part) for part in tf.split(t, sizes, axis=axis)], axis=axis)
+
+        def grad(dy: tf.Tensor, variables: list[tf.Variable] | None = None) -> tuple[tf.Tensor, list]:
+            variables = list(variables or [])
+            dvars: list[tf.Tensor | None] = [None] * len(variables)
+            dxs = []
+            parts = zip(tf.split(t, sizes, axis=axis), tf.split(dy, sizes, axis=axis), strict=True)
+            for part, dpart in parts:
+                with tf.GradientTape() as tape:
+                    tape.watch(part)
+                    tape.watch(variables)
+                    out = fn(part)
+                g = tape.gradient(out, [part, *variables], output_gradients=dpart)
+                dxs.append(g[0])
+                for i, gv in enumerate(g[1:]):
+                    if gv is not None:
+                        gv = tf.convert_to_tensor(gv)
+                        dvars[i] = gv if dvars[i] is None else dvars[i] + gv
+            dvars = [tf.zeros_like(v) if d is None else d for v, d in zip(variables, dvars, strict=True)]
+            return tf.concat(dxs, axis=axis), dvars
+
+        return y, grad
+
+    return run(x)
+
+
 class _ChannelUpsampler(keras.Model):
     """Per-channel parallel upsampler body shared by ColorUpsampler and SpatialUpsampler.
 
@@ -93,6 +140,7 @@ class _ChannelUpsampler(keras.Model):
         resolution: int,
         cond_levels: int,
         remat: bool,
+        num_chunks: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,13 +152,20 @@ class _ChannelUpsampler(keras.Model):
         self.resolution = int(resolution)
         self.cond_levels = int(cond_levels)
         self.remat = bool(remat)
+        self.num_chunks = int(num_chunks)
+        if self.num_chunks < 1:
+            raise ValueError(f"{type(self).__name__}: num_chunks must be >= 1, got {num_chunks}")
         self.gray_embedding = keras.layers.Embedding(NUM_SYMBOLS, self.hidden_size, name="gray_embedding")
         # One table for all channels: id = value + cond_levels * channel (ref: one-hot over 3 * levels).
         self.channel_embedding = keras.layers.Embedding(
             NUM_CHANNELS * self.cond_levels, self.hidden_size, name="channel_embedding"
         )
         self.encoder = AxialEncoder(
-            self.hidden_size, self.ff_size, self.num_heads, self.num_encoder_layers, dropout=self.dropout,
+            self.hidden_size,
+            self.ff_size,
+            self.num_heads,
+            self.num_encoder_layers,
+            dropout=self.dropout,
             name="encoder",
         )
         self.final_dense = keras.layers.Dense(NUM_SYMBOLS, name="final_dense")
@@ -150,22 +205,39 @@ class _ChannelUpsampler(keras.Model):
         return self.final_dense(self._encode(h, training))
 
     def _encode(self, h: tf.Tensor, training: bool) -> tf.Tensor:
-        """`self.encoder(h)`; with `remat` in training, each residual branch is recomputed in backprop.
+        """`self.encoder(h)` [B, R, R, D] -> [B, R, R, D], run so that large images fit in memory.
 
-        Gradient checkpointing keeps only each branch's input [B, R, R, D] for the backward pass instead
-        of every intermediate (layer norms, q, k, v, attention weights, MLP activations): at 256x256 that
-        is what makes a training step fit in a few GB. Same values and gradients as `self.encoder`
-        (tests/coltran/test_upsampler.py). Skipped with dropout > 0, where a recomputed branch would
-        draw a different dropout mask.
+        The encoder's steps (coltran/layers.py AxialEncoder.call) are run here one residual branch at a
+        time, with two memory savers; both give the same values and gradients as `self.encoder`
+        (tests/coltran/test_upsampler.py):
+          * strips (`num_chunks` > 1, inference and remat training): each branch runs on horizontal strips
+            of whole rows (row attention, MLP, layer norms) or vertical strips of whole columns (column
+            attention), which is exact because nothing mixes across them, so only one strip's attention
+            weights and MLP activations exist at a time;
+          * `remat` in training: every branch (each strip) is recomputed in backprop (gradient
+            checkpointing), so only its input is kept for the backward pass, not its intermediates.
+        Remat is skipped with dropout > 0, where a recomputed branch would draw a different mask.
         """
         enc = self.encoder
-        if not (self.remat and training and self.dropout == 0.0):
+        remat = self.remat and training and self.dropout == 0.0
+        if not remat and (training or self.num_chunks == 1):
             return enc(h, training=training)
         h = enc.pos(h)
-        for att_norm, att, mlp_norm, mlp in enc.blocks:  # the steps of AxialEncoder.call, one by one
-            h = h + tf.recompute_grad(lambda x, norm=att_norm, f=att: f(norm(x)))(h)
-            h = h + tf.recompute_grad(lambda x, norm=mlp_norm, f=mlp: f(norm(x)))(h)
-        return enc.final_norm(h)
+        for att_norm, att, mlp_norm, mlp in enc.blocks:
+            strips_axis = 1 if att.axis == "row" else 2  # keep whole rows / whole columns together
+            h = h + self._branch(lambda x, n=att_norm, f=att: f(n(x)), h, strips_axis, remat)
+            h = h + self._branch(lambda x, n=mlp_norm, f=mlp: f(n(x)), h, 1, remat)
+        return self._branch(enc.final_norm, h, 1, remat)
+
+    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool) -> tf.Tensor:
+        """fn(x) computed strip by strip along `axis` (1 = rows, 2 = columns), rematerialised if `remat`."""
+        size = x.shape[axis]
+        sizes = [len(part) for part in np.array_split(np.arange(size), min(self.num_chunks, size))]
+        if remat:
+            return _remat_strips(fn, x, sizes, axis)
+        if len(sizes) == 1:
+            return fn(x)
+        return tf.concat([fn(part) for part in tf.split(x, sizes, axis=axis)], axis=axis)
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """{"gray": [B, R, R, 1], cond_key: conditioning} -> logits [B, R, R, 3, 256] (all channels)."""
@@ -216,7 +288,12 @@ class _ChannelUpsampler(keras.Model):
         return -nats
 
     def _sample(
-        self, gray: tf.Tensor, cond: tf.Tensor, num_samples: int, seed: int | tf.Tensor, temperature: float,
+        self,
+        gray: tf.Tensor,
+        cond: tf.Tensor,
+        num_samples: int,
+        seed: int | tf.Tensor,
+        temperature: float,
         top_k: int,
     ) -> dict[str, tf.Tensor]:
         gray_embed = self.gray_embedding(self._gray_ids(gray))
@@ -263,6 +340,7 @@ class _ChannelUpsampler(keras.Model):
             "dropout": self.dropout,
             "resolution": self.resolution,
             "remat": self.remat,
+            "num_chunks": self.num_chunks,
         }
 
 
@@ -272,7 +350,7 @@ class ColorUpsampler(_ChannelUpsampler):
     Batch (from `preprocess`): "gray" float [B, R, R, 1] in [0, 1]; "rgb" float [B, R, R, 3] in [0, 1]
     (target, 8-bit values / 255); "coarse" int32 [B, R, R, 3] in [0, 2**coarse_bits) (in training the
     ground truth's coarse colours, ref teacher forcing); "channel" int32 [B] in training.
-    Paper config: hidden 512, ff 512, 4 heads, 4 encoder layers, R = 64, 3 bits.
+    Paper config: hidden 512, ff 512, 4 heads, 4 encoder layers, R = 64, 3 bits; no remat, 1 strip.
     """
 
     cond_key = "coarse"
@@ -287,12 +365,22 @@ class ColorUpsampler(_ChannelUpsampler):
         resolution: int = 64,
         coarse_bits: int = 3,
         remat: bool = False,
+        num_chunks: int = 1,
         **kwargs: Any,
     ) -> None:
         self.coarse_bits = int(coarse_bits)
         levels = 2**self.coarse_bits
         super().__init__(
-            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, levels, remat, **kwargs
+            hidden_size,
+            ff_size,
+            num_heads,
+            num_encoder_layers,
+            dropout,
+            resolution,
+            cond_levels=levels,
+            remat=remat,
+            num_chunks=num_chunks,
+            **kwargs,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -352,7 +440,7 @@ class SpatialUpsampler(_ChannelUpsampler):
     Batch (from `preprocess`): "gray" float [B, R, R, 1] in [0, 1]; "rgb" float [B, R, R, 3] (target);
     "low_res" int32 [B, r, r, 3] 8-bit values at r = `low_resolution` (area-downsampled target; the model
     area-upsamples it to R itself, see `area_upsample`); "channel" int32 [B] in training.
-    Paper config: hidden 512, ff 512, 4 heads, 3 encoder layers, 64 -> 256.
+    Paper config: hidden 512, ff 512, 4 heads, 3 encoder layers, 64 -> 256; remat, 8 strips (ours).
     """
 
     cond_key = "low_res"
@@ -367,6 +455,7 @@ class SpatialUpsampler(_ChannelUpsampler):
         resolution: int = 256,
         low_resolution: int = 64,
         remat: bool = True,
+        num_chunks: int = 8,
         **kwargs: Any,
     ) -> None:
         self.low_resolution = int(low_resolution)
@@ -376,7 +465,15 @@ class SpatialUpsampler(_ChannelUpsampler):
                 f"got {low_resolution}"
             )
         super().__init__(
-            hidden_size, ff_size, num_heads, num_encoder_layers, dropout, resolution, NUM_SYMBOLS, remat,
+            hidden_size,
+            ff_size,
+            num_heads,
+            num_encoder_layers,
+            dropout,
+            resolution,
+            cond_levels=NUM_SYMBOLS,
+            remat=remat,
+            num_chunks=num_chunks,
             **kwargs,
         )
 

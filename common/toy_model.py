@@ -1,7 +1,7 @@
 """A tiny but real colorization model for testing the trainer: independent coarse colours per pixel.
 
 p(rgb | gray) = prod over pixels and R, G, B of Categorical(2**bits levels), the logits coming from a few
-3x3 convolutions of the grayscale. Colours are ColTran's coarse levels (common.quantize.to_coarse, 3 bits
+3x3 GELU convolutions of the grayscale. Colours are ColTran's coarse levels (common.quantize.to_coarse, 3 bits
 = 8 levels per channel). Being per-pixel it cannot make coherent colourings; it exists so the trainer,
 evaluator and command line can be tested end to end in seconds. Implements common/protocol.py.
 """
@@ -27,12 +27,14 @@ class ToyColorizer(keras.Model):
     Args:
       resolution: side R of the square images the model sees (centre crop, area resize).
       hidden_size: channels of each 3x3 convolution.
-      num_layers: number of 3x3 ReLU convolutions before the 1x1 output.
+      num_layers: number of 3x3 GELU convolutions before the 1x1 output (GELU, unlike ReLU on oneDNN,
+        keeps a NaN input NaN, so the trainer's NaN guard can be tested with a NaN batch).
       bits: bits per colour channel (3 -> 8 levels, ColTran's coarse colours).
     """
 
-    def __init__(self, resolution: int = 16, hidden_size: int = 32, num_layers: int = 2, bits: int = 3,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, resolution: int = 16, hidden_size: int = 32, num_layers: int = 2, bits: int = 3, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.resolution = resolution
         self.hidden_size = hidden_size
@@ -40,7 +42,7 @@ class ToyColorizer(keras.Model):
         self.bits = bits
         self.levels = 2**bits
         self.convs = [
-            keras.layers.Conv2D(hidden_size, 3, padding="same", activation="relu", name=f"conv{i}")
+            keras.layers.Conv2D(hidden_size, 3, padding="same", activation="gelu", name=f"conv{i}")
             for i in range(num_layers)
         ]
         self.head = keras.layers.Conv2D(3 * self.levels, 1, name="logits")
@@ -69,14 +71,21 @@ class ToyColorizer(keras.Model):
         return tf.reduce_sum(picked, axis=[1, 2, 3])
 
     def compute_loss(self, batch: dict[str, tf.Tensor], training: bool = False) -> tuple[tf.Tensor, dict]:
-        """Per-example bits per dimension (dimensions = R * R * 3 coarse channel values) as loss and metric."""
+        """Per-example bits per dimension (R * R * 3 coarse channel values) as loss and metric."""
         log_p = self.log_prob(batch)
         dims = tf.cast(tf.reduce_prod(tf.shape(batch["rgb"])[1:]), tf.float32)
         bpd = -log_p / (dims * math.log(2.0))
         return bpd, {"bits_per_dim": bpd}
 
-    def sample(self, gray: tf.Tensor, *, num_samples: int = 1, seed: int = 0, temperature: float = 1.0,
-               top_k: int = 0) -> dict[str, tf.Tensor]:
+    def sample(
+        self,
+        gray: tf.Tensor,
+        *,
+        num_samples: int = 1,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+    ) -> dict[str, tf.Tensor]:
         """gray [B, R, R, 1] -> {"rgb": [B, N, R, R, 3] bin centres in [0, 1], "coarse": int32 levels}."""
         logits = self(tf.convert_to_tensor(gray, tf.float32))
         logits = tf.repeat(logits[:, None], num_samples, axis=1)
@@ -86,5 +95,10 @@ class ToyColorizer(keras.Model):
         return {"rgb": tf.clip_by_value(rgb, 0.0, 1.0), "coarse": coarse}
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "resolution": self.resolution, "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers, "bits": self.bits}
+        return {
+            **super().get_config(),
+            "resolution": self.resolution,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bits": self.bits,
+        }

@@ -1,7 +1,7 @@
 """colorize-train: train or evaluate any registered model from a config, on any tf.distribute strategy.
 
-  colorize-train --config=configs/toy.py:tiny --workdir=/tmp/toy                 # train (resumes if run before)
-  colorize-train --config=configs/toy.py:tiny --workdir=/tmp/toy --mode=eval     # bits/dim with EMA weights
+  colorize-train --config=configs/toy.py:tiny --workdir=/tmp/toy              # train (resumes if run before)
+  colorize-train --config=configs/toy.py:tiny --workdir=/tmp/toy --mode=eval  # bits/dim with EMA weights
   colorize-train --config=configs/coltran_core.py --workdir=gs://b/run --strategy=tpu --tpu=my-tpu
   colorize-train ... --config.train.num_steps=100 --config.data.source=folder --config.data.folder=DIR
 
@@ -20,19 +20,28 @@ from common import train as trainer
 from common.train import inputs
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/<model>.py[:variant]", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder: config.json, checkpoints/, metrics.jsonl, TensorBoard.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Run folder: config.json, checkpoints/, metrics.jsonl, TensorBoard."
+)
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "Train (resuming) or evaluate a checkpoint.")
-_STRATEGY = flags.DEFINE_enum("strategy", "default", list(trainer.STRATEGIES),
-                              "default: one device; mirrored: all local GPUs (or --num_cpu_devices); "
-                              "multi_worker: machines in TF_CONFIG; tpu: Cloud TPU (--tpu).")
+_STRATEGY = flags.DEFINE_enum(
+    "strategy",
+    "default",
+    list(trainer.STRATEGIES),
+    "default: one device; mirrored: all local GPUs (or --num_cpu_devices); "
+    "multi_worker: machines in TF_CONFIG; tpu: Cloud TPU (--tpu).",
+)
 _TPU = flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu ('' = this TPU VM).")
 _NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical devices.")
-_INIT_CHECKPOINT = flags.DEFINE_string("init_checkpoint", "",
-                                       "Fine-tune: start from these model weights (a run's workdir, its "
-                                       "checkpoints/ folder or a ckpt-N prefix); optimiser and step reset.")
+_INIT_CHECKPOINT = flags.DEFINE_string(
+    "init_checkpoint",
+    "",
+    "Fine-tune: start from these model weights (a run's workdir, its "
+    "checkpoints/ folder or a ckpt-N prefix); optimiser and step reset.",
+)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "", "Eval: this checkpoint instead of the workdir's latest.")
 _SPLIT = flags.DEFINE_string("split", "", "Eval: the split (default: config.data.eval_split).")
-_NO_EMA = flags.DEFINE_bool("no_ema", False, "Eval: use the raw training weights, not their EMA.")
+_EMA = flags.DEFINE_bool("ema", True, "Eval: the EMA weights (if the config has an EMA); --noema: raw ones.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -40,24 +49,44 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     config, workdir = _CONFIG.value, _WORKDIR.value
-    strategy = trainer.make_strategy(_STRATEGY.value, tpu=_TPU.value, num_cpu_devices=_NUM_CPU_DEVICES.value)
+    try:
+        strategy = trainer.make_strategy(
+            _STRATEGY.value, tpu=_TPU.value, num_cpu_devices=_NUM_CPU_DEVICES.value
+        )
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
     logging.info("Strategy %s with %d replicas.", type(strategy).__name__, strategy.num_replicas_in_sync)
     try:
         if _MODE.value == "train":
-            dataset_fn = inputs.make_dataset_fn(config, split=config.data.train_split, training=True,
-                                                batch_size=config.train.batch_size)
+            dataset_fn = inputs.make_dataset_fn(
+                config, split=config.data.train_split, training=True, batch_size=config.train.batch_size
+            )
             preview = inputs.preview_batch(config) if config.train.image_summary_every else None
-            result = trainer.train(config, workdir, dataset_fn=dataset_fn, strategy=strategy,
-                                   init_checkpoint=_INIT_CHECKPOINT.value, preview_batch=preview)
+            result = trainer.train(
+                config,
+                workdir,
+                dataset_fn=dataset_fn,
+                strategy=strategy,
+                init_checkpoint=_INIT_CHECKPOINT.value,
+                preview_batch=preview,
+            )
             logging.info("Training stopped at step %d; checkpoint %s.", result.step, result.checkpoint)
         else:
             split = _SPLIT.value or config.data.eval_split
-            dataset_fn = inputs.make_dataset_fn(config, split=split, training=False,
-                                                batch_size=config.eval.batch_size)
-            result = trainer.evaluate(config, workdir, dataset_fn=dataset_fn, strategy=strategy,
-                                      checkpoint=_CHECKPOINT.value, split_name=split, use_ema=not _NO_EMA.value)
+            dataset_fn = inputs.make_dataset_fn(
+                config, split=split, training=False, batch_size=config.eval.batch_size
+            )
+            result = trainer.evaluate(
+                config,
+                workdir,
+                dataset_fn=dataset_fn,
+                strategy=strategy,
+                checkpoint=_CHECKPOINT.value,
+                split_name=split,
+                use_ema=_EMA.value,
+            )
             print(" ".join(f"{k}={v}" for k, v in result.items()))
-    except trainer.TrainError as e:
+    except (trainer.TrainError, FileNotFoundError) as e:  # missing checkpoint, data, config clash, NaN
         print(f"colorize-train: error: {e}", file=sys.stderr)
         sys.exit(1)
 

@@ -17,7 +17,7 @@ from common.train.errors import CheckpointError, ConfigError, DivergedError, Tra
 from common.train.evaluate import evaluate
 from common.train.loop import TrainResult, train
 from common.train.optim import learning_rate_schedule, make_optimizer
-from common.train.state import TrainState, build_state
+from common.train.state import TrainState, build_state, load_for_inference
 from common.train.strategy import STRATEGIES, is_chief, make_strategy, split_cpu
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "latest_checkpoint",
     "learning_rate_schedule",
     "load_config",
+    "load_for_inference",
     "load_model_weights",
     "make_optimizer",
     "make_strategy",

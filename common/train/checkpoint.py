@@ -2,9 +2,14 @@
 
 Layout: <workdir>/checkpoints/ckpt-<step>{.index,.data-*} written by `tf.train.CheckpointManager`.
 A run resumes from its own latest checkpoint; a fine-tuning run loads only the model weights of another
-run's checkpoint. Every restore asserts that each of our variables got a value from the checkpoint, so a
-wrong path or another model's checkpoint is an error, never a run from random weights (ColTran users
-met exactly that silent failure: google-research issue #1030).
+run's checkpoint. Every restore asserts that each of our variables got a value from the checkpoint and
+that the checkpoint holds exactly as many model variables, so a wrong path or another model's checkpoint
+is an error, never a run from random weights (ColTran users met exactly that silent failure:
+google-research issue #1030).
+
+The model is saved as the flat list `model.variables` (keys model/variables/<i>), not through its
+attributes: Keras 3 layers kept in Python lists (`self.blocks = [...]`) are invisible to
+tf.train.Checkpoint's object graph, so `tf.train.Checkpoint(model=model)` would silently skip them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import tensorflow as tf
 from common.train.errors import CheckpointError
 
 CHECKPOINT_SUBDIR = "checkpoints"
+MODEL_KEY = "model"
 
 
 def checkpoint_dir(workdir: str) -> str:
@@ -59,12 +65,28 @@ def resolve_checkpoint(path: str) -> str:
     )
 
 
-def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False) -> None:
+def model_trackable(model: tf.Module) -> tf.train.Checkpoint:
+    """What a checkpoint stores of `model`: all its variables (weights, non-trainable state) in order."""
+    return tf.train.Checkpoint(variables=list(model.variables))
+
+
+def _num_model_variables(path: str) -> int:
+    prefix = f"{MODEL_KEY}/variables/"
+    return sum(1 for name, _ in tf.train.list_variables(path) if name.startswith(prefix))
+
+
+def restore(
+    checkpoint: tf.train.Checkpoint, path: str, *, num_model_variables: int, partial: bool = False
+) -> None:
     """Restores `checkpoint` from the prefix `path`; every variable we hold must be found there.
 
-    `partial`: the file may hold more (an optimiser we do not load). Raises CheckpointError otherwise.
+    `num_model_variables`: how many the model has; the checkpoint must hold exactly that many.
+    `partial`: the file may hold more objects (an optimiser we do not load). Raises CheckpointError.
     """
     try:
+        found = _num_model_variables(path)
+        if found != num_model_variables:
+            raise ValueError(f"it holds {found} model variables, this model has {num_model_variables}")
         status = checkpoint.read(path)
         if partial:
             status.expect_partial()
@@ -77,7 +99,12 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, *, partial: bool = False
 
 
 def load_model_weights(model: tf.Module, path: str) -> str:
-    """Loads only `model`'s weights from a checkpoint (fine-tuning); returns the resolved prefix."""
+    """Loads only `model`'s variables from a checkpoint (fine-tuning); returns the resolved prefix."""
     prefix = resolve_checkpoint(path)
-    restore(tf.train.Checkpoint(model=model), prefix, partial=True)
+    restore(
+        tf.train.Checkpoint(**{MODEL_KEY: model_trackable(model)}),
+        prefix,
+        num_model_variables=len(model.variables),
+        partial=True,
+    )
     return prefix

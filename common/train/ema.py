@@ -18,8 +18,9 @@ def _tf_variable(v):
     return v if isinstance(v, tf.Variable) else v.value
 
 
-class ExponentialMovingAverage(tf.Module):
-    """Shadow copies of `variables` (created under the current strategy's scope), saved by tf.train.Checkpoint.
+class ExponentialMovingAverage:
+    """Shadow copies of `variables`, created under the current strategy's scope; `trackable` is what a
+    tf.train.Checkpoint saves (the shadows, in variable order).
 
     Args:
       variables: the model's trainable variables (Keras 3 or tf.Variables), already built.
@@ -27,12 +28,10 @@ class ExponentialMovingAverage(tf.Module):
     """
 
     def __init__(self, variables: Sequence, decay: float) -> None:
-        super().__init__(name="ema")
         if not 0.0 < decay < 1.0:
             raise ValueError(f"config train.ema_decay must be in (0, 1) (0 disables EMA), got {decay}")
         self.decay = float(decay)
         self._targets = [_tf_variable(v) for v in variables]
-        # Keyed by position: the checkpoint stores them as ema/shadows/0, 1, ... in model-variable order.
         self.shadows = [
             tf.Variable(
                 tf.zeros(t.shape, t.dtype),
@@ -42,11 +41,13 @@ class ExponentialMovingAverage(tf.Module):
             )
             for i, t in enumerate(self._targets)
         ]
+        # Saved as ema/shadows/0, 1, ... in model-variable order.
+        self.trackable = tf.train.Checkpoint(shadows=self.shadows)
         self.reset()
 
     def reset(self) -> None:
         """Sets every shadow to its variable's current value (call after loading fine-tuning weights)."""
-        for shadow, target in zip(self.shadows, self._targets):
+        for shadow, target in zip(self.shadows, self._targets, strict=True):
             shadow.assign(target.read_value())
 
     def update(self) -> None:
@@ -65,12 +66,12 @@ class ExponentialMovingAverage(tf.Module):
         def step(shadow, value):
             return shadow.assign(decay * shadow + (1.0 - decay) * value)
 
-        for shadow, target in zip(self.shadows, self._targets):
+        for shadow, target in zip(self.shadows, self._targets, strict=True):
             strategy.extended.update(shadow, step, args=(target,), group=False)
 
     def swap(self) -> None:
         """Exchanges the model's weights with the shadows (twice = no change). Cross-replica context."""
-        for shadow, target in zip(self.shadows, self._targets):
+        for shadow, target in zip(self.shadows, self._targets, strict=True):
             weights = tf.identity(target.read_value())
             target.assign(shadow.read_value())
             shadow.assign(weights)

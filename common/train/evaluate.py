@@ -45,7 +45,7 @@ def evaluate(
     strategy = strategy or tf.distribute.get_strategy()
     state = build_state(config, strategy, element_spec(dataset_fn, strategy), with_optimizer=False)
     path = ckpt_lib.resolve_checkpoint(checkpoint or workdir)
-    ckpt_lib.restore(state.checkpoint, path, partial=True)
+    ckpt_lib.restore(state.checkpoint, path, num_model_variables=len(state.model.variables), partial=True)
     step = ckpt_lib.checkpoint_step(path)
     names = ["loss"] + state.metric_names
     model = state.model
@@ -63,7 +63,9 @@ def evaluate(
 
     @tf.function
     def eval_step(batch):
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(batch,)), axis=None)
+        return strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(batch,)), axis=None
+        )
 
     totals = np.zeros(len(names) + 1, np.float64)
     limit = config.eval.num_batches or None
@@ -75,16 +77,23 @@ def evaluate(
     count = totals[-1]
     if count == 0:
         raise ValueError(f"evaluation of {path!r} saw no examples (empty split {split_name!r}?)")
-    result = {k: float(v / count) for k, v in zip(names, totals)}
+    result = {k: float(v / count) for k, v in zip(names, totals[:-1], strict=True)}
     result.update(num_examples=int(count), step=step)
-    logging.info("Evaluated %s on %s (%d examples): %s", path, split_name, int(count),
-                 ", ".join(f"{k} {result[k]:.4f}" for k in names))
+    logging.info(
+        "Evaluated %s on %s (%d examples): %s",
+        path,
+        split_name,
+        int(count),
+        ", ".join(f"{k} {result[k]:.4f}" for k in names),
+    )
     if is_chief(strategy):
         out_dir = os.path.join(workdir, "eval")
         os.makedirs(out_dir, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", split_name)
         with open(os.path.join(out_dir, f"{safe}_step{step}.json"), "w") as f:
-            json.dump({**result, "checkpoint": path, "ema": bool(use_ema and state.ema is not None)}, f, indent=2)
+            json.dump(
+                {**result, "checkpoint": path, "ema": bool(use_ema and state.ema is not None)}, f, indent=2
+            )
         writer = tf.summary.create_file_writer(out_dir)
         summaries.write_scalars(writer, step, {f"{safe}/{k}": result[k] for k in names})
         writer.close()

@@ -79,7 +79,7 @@ def _steps_function(state: TrainState, strategy: tf.distribute.Strategy, config:
             summed = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
             factor = global_norm_clip_factor(tf.linalg.global_norm(summed), clip_norm)
             grads = [None if g is None else g * factor for g in grads]
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
         if ema is not None:
             ema.update()
         return tf.stack([scaled] + [tf.reduce_sum(metrics[k]) / global_batch for k in names])
@@ -117,7 +117,12 @@ def _stop_on_signals() -> Iterator[threading.Event]:
 
 
 def _next_boundary(step: int, every: int) -> int:
+    """The next multiple of `every` after `step` (never, for every <= 0)."""
     return (step // every + 1) * every if every > 0 else 1 << 62
+
+
+def _at(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
 
 
 def train(
@@ -147,8 +152,10 @@ def train(
     strategy = strategy or tf.distribute.get_strategy()
     tc = config.train
     if tc.batch_size % strategy.num_replicas_in_sync:
-        raise ConfigError(f"config train.batch_size={tc.batch_size} is not divisible by the "
-                          f"{strategy.num_replicas_in_sync} replicas")
+        raise ConfigError(
+            f"config train.batch_size={tc.batch_size} is not divisible by the "
+            f"{strategy.num_replicas_in_sync} replicas"
+        )
     chief = is_chief(strategy)
     os.makedirs(workdir, exist_ok=True)
     check_workdir_config(workdir, config)
@@ -158,7 +165,7 @@ def train(
     state = build_state(config, strategy, element_spec(dataset_fn, strategy))
     latest = ckpt_lib.latest_checkpoint(workdir)
     if latest:
-        ckpt_lib.restore(state.checkpoint, latest)
+        ckpt_lib.restore(state.checkpoint, latest, num_model_variables=len(state.model.variables))
         logging.info("Resumed from checkpoint %s at step %d.", latest, state.step)
     elif init_checkpoint:
         source = ckpt_lib.load_model_weights(state.model, init_checkpoint)
@@ -170,7 +177,9 @@ def train(
         logging.info("Step %d already reached num_steps=%d: nothing to train.", start, tc.num_steps)
         return TrainResult(start, latest, state)
 
-    manager = tf.train.CheckpointManager(state.checkpoint, ckpt_lib.checkpoint_dir(workdir), tc.keep_checkpoints)
+    manager = tf.train.CheckpointManager(
+        state.checkpoint, ckpt_lib.checkpoint_dir(workdir), tc.keep_checkpoints
+    )
     # Every worker must take part in a save (variables may be reduced across workers); only the chief's
     # copy is kept.
     scratch = os.path.join(workdir, "tmp_{}_{}".format(*task_info(strategy)))
@@ -193,12 +202,20 @@ def train(
     try:
         with _stop_on_signals() as stop:
             while step < tc.num_steps and not stop.is_set():
-                end = min(tc.num_steps, step + max(1, tc.steps_per_call), _next_boundary(step, tc.checkpoint_every),
-                          _next_boundary(step, tc.log_every), _next_boundary(step, tc.image_summary_every))
+                end = min(
+                    tc.num_steps,
+                    step + max(1, tc.steps_per_call),
+                    _next_boundary(step, tc.checkpoint_every),
+                    _next_boundary(step, tc.log_every),
+                    _next_boundary(step, tc.image_summary_every),
+                )
                 values = train_steps(iterator, tf.constant(end - step)).numpy()
                 lrs = np.broadcast_to(np.asarray(schedule(np.arange(step, end)), np.float64), (end - step,))
                 bad = np.flatnonzero(~np.isfinite(values[:, 0]))
-                rows = [dict(zip(names, v.tolist()), learning_rate=lr) for v, lr in zip(values, lrs)]
+                rows = [
+                    dict(zip(names, v.tolist(), strict=True), learning_rate=lr)
+                    for v, lr in zip(values, lrs, strict=True)
+                ]
                 if bad.size:
                     rows = rows[: bad[0]]
                 if log is not None:
@@ -207,20 +224,21 @@ def train(
                 if bad.size:
                     raise DivergedError(
                         f"loss is {values[bad[0], 0]} at step {step + bad[0] + 1}: training stopped without "
-                        f"saving; the last good checkpoint is {ckpt_lib.latest_checkpoint(workdir) or 'none'}. "
+                        "saving; the last good checkpoint is "
+                        f"{ckpt_lib.latest_checkpoint(workdir) or 'none'}. "
                         "Lower train.learning_rate or set train.grad_clip_norm, then resume."
                     )
                 step, window = end, window + rows
-                if step % tc.log_every == 0 or step == tc.num_steps:
+                if _at(step, tc.log_every) or step == tc.num_steps:
                     mean = {k: float(np.mean([r[k] for r in window])) for k in window[0]}
                     line, rate = progress.line(step, mean)
                     logging.info("%s", line)
                     if writer is not None:
                         summaries.write_scalars(writer, step, {**mean, "steps_per_second": rate})
                     window = []
-                if tc.image_summary_every and step % tc.image_summary_every == 0 and chief and preview_batch:
+                if _at(step, tc.image_summary_every) and chief and preview_batch:
                     _write_samples(state, preview_batch, writer, step, seed=tc.seed)
-                if step % tc.checkpoint_every == 0 or step == tc.num_steps:
+                if _at(step, tc.checkpoint_every) or step == tc.num_steps:
                     saved_at = save(step) or saved_at
             if stop.is_set() and step < tc.num_steps:
                 saved_at = save(step) or saved_at

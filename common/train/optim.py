@@ -12,6 +12,7 @@ are summed over replicas (Keras' own `global_clipnorm` would clip each replica's
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -37,7 +38,9 @@ class StepDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
         step = tf.cast(step, tf.float32)
         lr = tf.constant(self.base, tf.float32)
         if self.decay != 1.0:
-            lr = lr * tf.pow(tf.constant(self.decay, tf.float32), step)
+            # exp(step * log(decay)) with the log taken in float64: float32(0.99999) ** 1e6 would be off by
+            # 1.4%. float32 only, so it also runs on TPUs.
+            lr = lr * tf.exp(step * tf.constant(math.log(self.decay), tf.float32))
         if self.warmup_steps > 0:
             lr = lr * tf.minimum(1.0, (step + 1.0) / float(self.warmup_steps))
         return lr
@@ -49,7 +52,9 @@ class StepDecaySchedule(keras.optimizers.schedules.LearningRateSchedule):
 def learning_rate_schedule(train_cfg: Any) -> StepDecaySchedule:
     """The schedule named by `train_cfg.lr_schedule` (see the module docstring)."""
     if train_cfg.lr_schedule not in SCHEDULES:
-        raise ValueError(f"config train.lr_schedule={train_cfg.lr_schedule!r} is not one of {', '.join(SCHEDULES)}")
+        raise ValueError(
+            f"config train.lr_schedule={train_cfg.lr_schedule!r} is not one of {', '.join(SCHEDULES)}"
+        )
     if train_cfg.learning_rate <= 0:
         raise ValueError(f"config train.learning_rate must be > 0, got {train_cfg.learning_rate}")
     decay = train_cfg.lr_decay if train_cfg.lr_schedule == "exponential" else 1.0
@@ -62,7 +67,9 @@ def make_optimizer(train_cfg: Any) -> keras.optimizers.Optimizer:
     """A fresh Keras optimiser for `train_cfg` (create it inside `strategy.scope()`)."""
     lr = learning_rate_schedule(train_cfg)
     if train_cfg.optimizer == "adam":
-        return keras.optimizers.Adam(lr, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2, epsilon=train_cfg.epsilon)
+        return keras.optimizers.Adam(
+            lr, beta_1=train_cfg.beta1, beta_2=train_cfg.beta2, epsilon=train_cfg.epsilon
+        )
     if train_cfg.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(lr, rho=0.9, epsilon=train_cfg.epsilon)
     raise ValueError(f"config train.optimizer={train_cfg.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from common import registry
+from common.train.checkpoint import MODEL_KEY, model_trackable
 from common.train.ema import ExponentialMovingAverage
 from common.train.optim import make_optimizer
 
@@ -18,7 +19,8 @@ DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 
 @dataclasses.dataclass
 class TrainState:
-    """Everything a checkpoint holds. `checkpoint` tracks model, optimizer (if any) and ema (if any)."""
+    """Everything a checkpoint holds. `checkpoint` tracks the model's variables, the optimizer (if any)
+    and the EMA shadows (if any)."""
 
     model: keras.Model
     optimizer: keras.optimizers.Optimizer | None
@@ -49,28 +51,58 @@ def dummy_batch(spec: Any) -> Any:
     return tf.nest.map_structure(zeros, spec)
 
 
+def example_batch(model: Any, size: int = 256) -> dict[str, tf.Tensor]:
+    """A batch of one black `size` x `size` photo through the model's own `preprocess` (no data needed)."""
+    example = {
+        "image": tf.zeros([size, size, 3], tf.uint8),
+        "name": tf.constant(""),
+        "seed": tf.zeros([2], tf.int64),
+    }
+    return {k: v[None] for k, v in model.preprocess(example, False).items()}
+
+
 def build_state(
-    config: Any, strategy: tf.distribute.Strategy, spec: Any, *, with_optimizer: bool = True
+    config: Any, strategy: tf.distribute.Strategy, spec: Any = None, *, with_optimizer: bool = True
 ) -> TrainState:
     """Creates the registry's model for `config` under `strategy.scope()` and creates its variables.
 
-    Variables come from one eager `compute_loss` on a zero batch shaped like `spec`, so every weight
-    exists (and is mirrored) before the first step and before any restore. Weights are initialised from
-    `config.train.seed`, so two runs (or two strategies) start from the same weights.
+    Variables come from one eager `compute_loss(training=False)` on a zero batch shaped like `spec` (or,
+    without `spec`, on `example_batch`), so every weight exists (and is mirrored) before the first step
+    and before any restore. Weights are initialised from `config.train.seed`, so two runs (or two
+    strategies) start from the same weights.
     """
     keras.utils.set_random_seed(config.train.seed)
     with strategy.scope():
         model = registry.build_model(config)
-        _, metrics = model.compute_loss(dummy_batch(spec), training=False)
+        batch = dummy_batch(spec) if spec is not None else example_batch(model)
+        _, metrics = model.compute_loss(batch, training=False)
         optimizer = None
         if with_optimizer:
             optimizer = make_optimizer(config.train)
             # Needed before the first step under MirroredStrategy (slots must exist outside tf.function).
             optimizer.build(model.trainable_variables)
-        ema = ExponentialMovingAverage(model.trainable_variables, config.train.ema_decay) if config.train.ema_decay else None
-    tracked = {"model": model}
+        ema = (
+            ExponentialMovingAverage(model.trainable_variables, config.train.ema_decay)
+            if config.train.ema_decay
+            else None
+        )
+    tracked = {MODEL_KEY: model_trackable(model)}
     if optimizer is not None:
         tracked["optimizer"] = optimizer
     if ema is not None:
-        tracked["ema"] = ema
+        tracked["ema"] = ema.trackable
     return TrainState(model, optimizer, ema, tf.train.Checkpoint(**tracked), sorted(metrics))
+
+
+def load_for_inference(config: Any, checkpoint: str, *, use_ema: bool = True) -> keras.Model:
+    """The model of `config` with the weights of `checkpoint` (a ckpt-N prefix, a run's workdir or its
+    checkpoints folder): the EMA weights when the config keeps an EMA and `use_ema`, else the raw ones.
+    For sampling, export and demos. Missing / unmatched checkpoint -> CheckpointError."""
+    from common.train.checkpoint import resolve_checkpoint, restore
+
+    state = build_state(config, tf.distribute.get_strategy(), with_optimizer=False)
+    path = resolve_checkpoint(checkpoint)
+    restore(state.checkpoint, path, num_model_variables=len(state.model.variables), partial=True)
+    if use_ema and state.ema is not None:
+        state.ema.swap()  # the model now holds the averages (the shadows hold the raw weights)
+    return state.model

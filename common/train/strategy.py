@@ -1,10 +1,10 @@
 """The distribution strategy: chosen here, and only here (models never see `tf.distribute`).
 
-  "default"       one device (TF's default strategy).
-  "mirrored"      synchronous data parallelism over every local GPU, or over the logical CPU devices made
-                  by `num_cpu_devices` (a way to test multi-replica code on a laptop).
-  "multi_worker"  `MultiWorkerMirroredStrategy` over the machines listed in the `TF_CONFIG` variable.
-  "tpu"           `TPUStrategy` on a Cloud TPU (`tpu`: its name or grpc address; "" = the local TPU VM).
+"default"       one device (TF's default strategy).
+"mirrored"      synchronous data parallelism over every local GPU, or over the logical CPU devices made
+                by `num_cpu_devices` (a way to test multi-replica code on a laptop).
+"multi_worker"  `MultiWorkerMirroredStrategy` over the machines listed in the `TF_CONFIG` variable.
+"tpu"           `TPUStrategy` on a Cloud TPU (`tpu`: its name or grpc address; "" = the local TPU VM).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def split_cpu(num_devices: int) -> None:
     """
     cpus = tf.config.list_physical_devices("CPU")
     try:
-        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices
+        )
     except RuntimeError as e:
         raise RuntimeError(
             f"cannot split the CPU into {num_devices} logical devices: TensorFlow already initialised its "
@@ -33,8 +35,10 @@ def split_cpu(num_devices: int) -> None:
         ) from e
 
 
-def make_strategy(name: str = "default", *, tpu: str = "", num_cpu_devices: int = 0) -> tf.distribute.Strategy:
-    """Returns the strategy called `name` (one of `STRATEGIES`); `num_cpu_devices` > 1 splits the CPU first."""
+def make_strategy(
+    name: str = "default", *, tpu: str = "", num_cpu_devices: int = 0
+) -> tf.distribute.Strategy:
+    """The strategy called `name` (one of `STRATEGIES`); `num_cpu_devices` > 1 splits the CPU first."""
     if name not in STRATEGIES:
         raise ValueError(f"--strategy={name!r} is not one of {', '.join(STRATEGIES)}")
     if num_cpu_devices > 1:
@@ -49,7 +53,8 @@ def make_strategy(name: str = "default", *, tpu: str = "", num_cpu_devices: int 
         if not os.environ.get("TF_CONFIG"):
             raise ValueError(
                 "--strategy=multi_worker needs the TF_CONFIG environment variable, e.g. "
-                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}'
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)

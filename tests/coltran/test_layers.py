@@ -110,8 +110,12 @@ def test_attend_cached_equals_full_masked_attention(axis):
     full = att.attend(q, k, v).numpy()
     k_cache = tf.transpose(k, [2, 0, 1, 3, 4])  # [L, B, X, heads, d]
     v_cache = tf.transpose(v, [2, 0, 1, 3, 4])
+    table = att.step_bias()
     for p in range(att.length):
-        step = att.attend_cached(q[:, :, p], k_cache, v_cache, tf.constant(p)).numpy()
+        # Keys after p hold garbage: a masked step must ignore them exactly as the full pass does.
+        noisy_k = tf.concat([k_cache[: p + 1], 100.0 + k_cache[p + 1 :]], axis=0)
+        noisy_v = tf.concat([v_cache[: p + 1], -50.0 + v_cache[p + 1 :]], axis=0)
+        step = att.attend_cached(q[:, :, p], noisy_k, noisy_v, table[p]).numpy()
         np.testing.assert_allclose(step, full[:, :, p], rtol=1e-5, atol=1e-5)
 
 

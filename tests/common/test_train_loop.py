@@ -34,19 +34,24 @@ def toy_config(**train_overrides):
     return c
 
 
-def toy_examples(nan_at: int = -1) -> dict[str, np.ndarray]:
-    """NUM_EXAMPLES smooth random 8x8 colour images; example `nan_at` gets a NaN gray (loss NaN)."""
+def toy_examples() -> dict[str, np.ndarray]:
+    """NUM_EXAMPLES random 8x8 colour images made of 4x4 blocks, and their luma."""
     rng = np.random.default_rng(0)
     rgb = rng.uniform(0, 1, (NUM_EXAMPLES, 2, 2, 3)).repeat(4, axis=1).repeat(4, axis=2).astype(np.float32)
     gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-    if nan_at >= 0:
-        gray[nan_at] = np.nan
     return {"gray": gray, "rgb": rgb}
 
 
-def toy_dataset_fn(global_batch: int, nan_at: int = -1, repeat: bool = True):
-    """input_context -> per-replica batches; global batch k = examples 4k..4k+3 (mod NUM_EXAMPLES)."""
-    examples = toy_examples(nan_at)
+def toy_dataset_fn(global_batch: int, nan_at_step: int = 0, repeat: bool = True):
+    """input_context -> per-replica batches; global batch k = examples 4k..4k+3 (mod NUM_EXAMPLES).
+
+    `nan_at_step` > 0: the gray input of that step's batch is NaN (so is the loss).
+    """
+    examples = toy_examples()
+
+    def poison(i, b):
+        bad = tf.fill(tf.shape(b["gray"]), np.float32(np.nan))
+        return {"gray": tf.where(i == nan_at_step - 1, bad, b["gray"]), "rgb": b["rgb"]}
 
     def fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
         per = ctx.get_per_replica_batch_size(global_batch)
@@ -54,7 +59,7 @@ def toy_dataset_fn(global_batch: int, nan_at: int = -1, repeat: bool = True):
         start = ctx.input_pipeline_id * local
         ds = tf.data.Dataset.from_tensor_slices(examples)
         ds = ds.repeat() if repeat else ds
-        ds = ds.batch(global_batch, drop_remainder=repeat)
+        ds = ds.batch(global_batch, drop_remainder=repeat).enumerate().map(poison)
         return ds.map(lambda b: {k: v[start : start + local] for k, v in b.items()}).unbatch().batch(per)
 
     return fn
@@ -70,12 +75,15 @@ def test_loss_decreases_and_metrics_log_has_every_step(tmp_path):
     rows = read_metrics_log(str(tmp_path / METRICS_FILE))
     assert [r["step"] for r in rows] == list(range(1, 41))
     assert result.step == 40 and result.checkpoint.endswith("ckpt-40")
-    assert sorted(os.path.basename(p) for p in tf.io.gfile.glob(str(tmp_path / "checkpoints/ckpt-*.index"))) == [
-        "ckpt-20.index", "ckpt-40.index"]
+    assert sorted(
+        os.path.basename(p) for p in tf.io.gfile.glob(str(tmp_path / "checkpoints/ckpt-*.index"))
+    ) == ["ckpt-20.index", "ckpt-40.index"]
     first, last = np.mean([r["loss"] for r in rows[:4]]), np.mean([r["loss"] for r in rows[-4:]])
     assert last < first - 0.05, (first, last)  # 3 bits/dim is chance level (8 levels); it must learn
-    assert all(r["bits_per_dim"] == pytest.approx(r["loss"]) and r["learning_rate"] == pytest.approx(0.01)
-               for r in rows)
+    assert all(
+        r["bits_per_dim"] == pytest.approx(r["loss"]) and r["learning_rate"] == pytest.approx(0.01)
+        for r in rows
+    )
     with open(tmp_path / "config.json") as f:
         assert json.load(f)["train"]["num_steps"] == 40
 
@@ -102,11 +110,16 @@ def test_first_step_equals_hand_computed_clipped_adam_and_ema(tmp_path):
     config.train.grad_clip_norm = float(norm / 2)
     result = train(config, str(tmp_path / "run"), dataset_fn=toy_dataset_fn(4))
     lr, b2, eps = config.train.learning_rate, config.train.beta2, config.train.epsilon
-    for w0, g, w1, shadow in zip([w.numpy() for w in init.trainable_variables], grads,
-                                 [w.numpy() for w in result.state.model.trainable_variables],
-                                 [v.numpy() for v in result.state.ema.shadows], strict=True):
+    for w0, g, w1, shadow in zip(
+        [w.numpy() for w in init.trainable_variables],
+        grads,
+        [w.numpy() for w in result.state.model.trainable_variables],
+        [v.numpy() for v in result.state.ema.shadows],
+        strict=True,
+    ):
         g = g * 0.5  # clipped to half the norm
-        # Keras Adam, t = 1: m = (1 - b1) g, v = (1 - b2) g^2, step = lr sqrt(1 - b2) / (1 - b1) m / (sqrt(v) + eps)
+        # Keras Adam, t = 1: m = (1 - b1) g, v = (1 - b2) g^2,
+        # step = lr sqrt(1 - b2) / (1 - b1) m / (sqrt(v) + eps)
         want = w0 - lr * np.sqrt(1 - b2) * g / (np.sqrt(1 - b2) * np.abs(g) + eps)
         np.testing.assert_allclose(w1, want, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(shadow, 0.9 * w0 + 0.1 * w1, rtol=1e-5, atol=1e-7)
@@ -153,10 +166,16 @@ json.dump(out, open(sys.argv[1] + "/out.json", "w"))
 
 
 def test_mirrored_two_cpu_replicas_match_default(tmp_path):
-    """Same losses, weights (EMA included, clipping on) and eval on 1 device and on 2 mirrored CPU replicas."""
+    """Same losses, weights (EMA too, clipping on) and eval on 1 device and on 2 mirrored CPU replicas."""
     env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "out.json") as f:
         out = json.load(f)

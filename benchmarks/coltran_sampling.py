@@ -1,0 +1,165 @@
+"""ColTran core: naive vs fast sampling, seconds per image, and training steps per second (CPU).
+
+    python benchmarks/coltran_sampling.py                       # paper + tiny configs, batch 1 and 8
+    python benchmarks/coltran_sampling.py --configs=tiny --batch_sizes=1
+
+Random weights (timings do not depend on them). For each config and batch size:
+  * fast sampler (coltran/sampler.py), the full image, with and without XLA (`--jit`), after one
+    untimed call that traces (and compiles);
+  * naive sampler (the authors' scheme) over the first `--naive_rows` rows after an untimed call with the
+    same row count; at the paper config it is extrapolated to the full image as
+    encoder + (t(rows) - encoder) * H / rows, the encoder timed on its own (every row costs the same:
+    one inner-decoder pass over the row per pixel and one outer-decoder pass over the canvas);
+  * the rows both samplers produced are compared: they must be identical (same random draws).
+Then `--train_steps` RMSprop steps of the paper config at each of `--train_batch_sizes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from coltran.core import ColTranCore  # noqa: E402
+from coltran.sampler import sample_symbols  # noqa: E402
+from configs.coltran_core import get_config  # noqa: E402
+
+
+def _timed(fn, repeats: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _model(variant: str) -> ColTranCore:
+    tf.keras.utils.set_random_seed(0)
+    kwargs = {k: v for k, v in get_config(variant).model.to_dict().items() if k != "name"}
+    return ColTranCore(**kwargs)
+
+
+def bench_sampling(variant: str, batch: int, naive_rows: int | None, jit: bool, repeats: int) -> dict:
+    model = _model(variant)
+    res = model.resolution
+    gray8 = tf.constant(np.random.default_rng(batch).integers(0, 256, (batch, res, res)), tf.int32)
+    rows = res if naive_rows is None else min(naive_rows, res)
+    row = {"config": variant or "paper", "batch": batch}
+
+    encode = tf.function(model.encode, autograph=False)
+    encode(gray8)
+    row["encoder_s"] = _timed(lambda: encode(gray8), repeats)
+
+    def fast(use_jit):
+        return sample_symbols(model, gray8, seed=1, jit_compile=use_jit)
+
+    fast(False)  # trace
+    row["fast_s"] = _timed(lambda: fast(False), repeats)
+    fast_symbols = fast(False)[0].numpy()
+    if jit:
+        start = time.perf_counter()
+        fast(True)
+        row["xla_compile_s"] = time.perf_counter() - start
+        row["fast_xla_s"] = _timed(lambda: fast(True), repeats)
+        row["xla_identical"] = bool(np.array_equal(fast(True)[0].numpy(), fast_symbols))
+
+    def naive():
+        return sample_symbols(model, gray8, seed=1, method="naive", num_rows=rows)
+
+    naive()  # trace
+    t_rows = _timed(naive, 1)
+    row["naive_rows_timed"] = rows
+    row["naive_s"] = row["encoder_s"] + (t_rows - row["encoder_s"]) * res / rows
+    row["naive_extrapolated"] = rows < res
+    row["identical_rows"] = bool(np.array_equal(naive()[0].numpy(), fast_symbols[:, :, :rows]))
+    for key in ("fast_s", "fast_xla_s", "naive_s", "encoder_s"):
+        if key in row:
+            row[key.replace("_s", "_s_per_image")] = row[key] / batch
+    row["speedup"] = row["naive_s"] / row["fast_s"]
+    if jit:
+        row["speedup_xla"] = row["naive_s"] / row["fast_xla_s"]
+    return row
+
+
+def bench_training(batch: int, steps: int) -> dict:
+    model = _model("")
+    rng = np.random.default_rng(0)
+    rgb = tf.constant(rng.integers(0, 256, (batch, 64, 64, 3)) / 255.0, tf.float32)
+    data = {"gray": tf.image.rgb_to_grayscale(rgb), "rgb": rgb}
+    optimizer = tf.keras.optimizers.RMSprop(3e-4)
+
+    @tf.function(autograph=False)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.compute_loss(data, training=True)[0])
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    step()  # trace + first step
+    start = time.perf_counter()
+    for _ in range(steps):
+        step().numpy()
+    seconds = (time.perf_counter() - start) / steps
+    return {"config": "paper", "batch": batch, "s_per_step": seconds, "steps_per_s": 1.0 / seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--configs", default="paper,tiny", help="comma list of 'paper' and 'tiny'")
+    parser.add_argument("--batch_sizes", default="1,8")
+    parser.add_argument(
+        "--naive_rows", type=int, default=2, help="rows of the naive sampler timed at paper size"
+    )
+    parser.add_argument("--jit", type=int, default=1, help="also time the fast sampler under XLA")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--train_batch_sizes", default="1", help="'' to skip the training benchmark")
+    parser.add_argument("--train_steps", type=int, default=3)
+    args = parser.parse_args()
+
+    print(f"TF {tf.__version__}, {os.cpu_count()} CPUs", flush=True)
+    rows = []
+    for name in args.configs.split(","):
+        variant = "" if name == "paper" else name
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
+            naive_rows = args.naive_rows if variant == "" else None
+            row = bench_sampling(variant, batch, naive_rows, bool(args.jit), args.repeats)
+            print(row, flush=True)
+            rows.append(row)
+    print(
+        "\n| config | batch | naive s/image | fast s/image | speedup | fast+XLA s/image | speedup XLA "
+        "| identical samples |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        naive = f"{r['naive_s_per_image']:.2f}" + (
+            f" (extrapolated from {r['naive_rows_timed']} rows)" if r["naive_extrapolated"] else ""
+        )
+        xla = f"{r['fast_xla_s_per_image']:.3f} | {r['speedup_xla']:.0f}x" if "fast_xla_s" in r else "- | -"
+        same = "yes" if r["identical_rows"] and r.get("xla_identical", True) else "NO"
+        print(
+            f"| {r['config']} | {r['batch']} | {naive} | {r['fast_s_per_image']:.3f} | {r['speedup']:.0f}x "
+            f"| {xla} | {same} |"
+        )
+    if args.train_batch_sizes:
+        print("\n| config | batch | s/step | steps/s |\n| --- | --- | --- | --- |")
+        for batch in (int(b) for b in args.train_batch_sizes.split(",")):
+            r = bench_training(batch, args.train_steps)
+            print(
+                f"| {r['config']} | {r['batch']} | {r['s_per_step']:.2f} | {r['steps_per_s']:.3f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Tests of coltran/sampler.py: the fast sampler against teacher forcing and against the naive sampler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from coltran.sampler import NUM_SYMBOLS, draw, row_gumbel, sample_symbols
+from common.quantize import coarse_to_8bit, symbol_to_coarse
+from tests.coltran.test_core import CONDITIONING, R, make_core
+
+
+def _gray(seed: int, batch: int = 2) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(size=(batch, R, R, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def core():
+    return make_core(11)
+
+
+def _teacher_forced(model, gray: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """Logits [B, N, R, R, 512] of the teacher-forced decoder on each sampled image."""
+    batch, num = symbols.shape[:2]
+    gray8 = tf.repeat(model.gray_levels(gray), num, axis=0)
+    logits = model.logits(gray8, tf.constant(symbols.reshape(batch * num, R, R), tf.int32))[0]
+    return logits.numpy().reshape(batch, num, R, R, NUM_SYMBOLS)
+
+
+@pytest.mark.parametrize(
+    "cond,method",
+    [(c, "fast") for c in CONDITIONING] + [(CONDITIONING[0], "naive")],
+    ids=["fast-paper", "fast-none", "fast-shift", "fast-scale", "naive-paper"],
+)
+def test_step_logits_equal_teacher_forced_logits(cond, method):
+    model = make_core(12, **cond)
+    gray = _gray(1)
+    gray8 = model.gray_levels(gray)
+    symbols, max_prob, logits = sample_symbols(
+        model, gray8, num_samples=2, seed=5, method=method, return_logits=True
+    )
+    expected = _teacher_forced(model, gray, symbols.numpy())
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(max_prob.numpy(), tf.nn.softmax(expected).numpy().max(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize("temperature,top_k", [(1.0, 0), (0.0, 0), (0.7, 5)])
+def test_fast_samples_equal_naive_samples(core, temperature, top_k):
+    gray = _gray(2)
+    kwargs = dict(num_samples=2, seed=9, temperature=temperature, top_k=top_k)
+    fast = core.sample(gray, **kwargs)
+    naive = core.sample(gray, method="naive", **kwargs)
+    np.testing.assert_array_equal(fast["symbols"].numpy(), naive["symbols"].numpy())
+    np.testing.assert_allclose(fast["uncertainty"].numpy(), naive["uncertainty"].numpy(), atol=1e-5)
+    if temperature == 0:  # argmax decoding: the two samples agree
+        np.testing.assert_array_equal(fast["symbols"].numpy()[:, 0], fast["symbols"].numpy()[:, 1])
+
+
+def test_batched_sampling_equals_per_example_sampling(core):
+    gray = _gray(3, batch=3)
+    batched = core.sample(gray, num_samples=2, seed=4)["symbols"].numpy()
+    for b in range(3):
+        single = core.sample(gray[b : b + 1], num_samples=2, seed=4)["symbols"].numpy()
+        np.testing.assert_array_equal(single[0], batched[b])
+
+
+def test_seeds_and_samples_differ_and_repeat(core):
+    gray = _gray(4, batch=1)
+    a = core.sample(gray, num_samples=2, seed=1)["symbols"].numpy()
+    b = core.sample(gray, num_samples=2, seed=1)["symbols"].numpy()
+    c = core.sample(gray, num_samples=2, seed=2)["symbols"].numpy()
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.5  # random weights give near-uniform logits: most pixels differ
+    assert (a[:, 0] != a[:, 1]).mean() > 0.5
+
+
+def test_sample_output_contract(core):
+    gray = _gray(5)
+    out = core.sample(gray, num_samples=3, seed=0)
+    assert out["rgb"].shape == (2, 3, R, R, 3) and out["rgb"].dtype == tf.float32
+    assert out["coarse"].shape == (2, 3, R, R, 3) and out["coarse"].dtype == tf.int32
+    assert out["uncertainty"].shape == (2, 3, R, R)
+    np.testing.assert_array_equal(out["coarse"].numpy(), symbol_to_coarse(out["symbols"]).numpy())
+    np.testing.assert_allclose(out["rgb"].numpy(), coarse_to_8bit(out["coarse"]).numpy() / 255.0)
+    u = out["uncertainty"].numpy()
+    assert np.all(u >= 1.0 / NUM_SYMBOLS - 1e-6) and np.all(u <= 1.0)
+
+
+def test_draw_follows_softmax_with_temperature_and_top_k():
+    """Gumbel-max on the hashed noise reproduces softmax(top_k(logits) / T) frequencies."""
+    num = 4096
+    noise = tf.reshape(row_gumbel(tf.constant([3, 0]), 0, num, 1), [num, NUM_SYMBOLS])  # one pixel per draw
+    logits = np.full((num, NUM_SYMBOLS), -30.0, np.float32)
+    logits[:, :4] = [2.0, 1.0, 0.5, 0.0]
+    for temperature, top_k in [(1.0, 0), (0.5, 0), (1.0, 2)]:
+        draws = draw(tf.constant(logits), noise, tf.constant(temperature), top_k)[0].numpy()
+        kept = logits[0, :4] if top_k == 0 else np.where(np.arange(4) < top_k, logits[0, :4], -np.inf)
+        p = np.exp(kept / temperature - np.max(kept / temperature))
+        p /= p.sum()
+        counts = np.bincount(draws, minlength=NUM_SYMBOLS)
+        assert counts[4:].sum() == 0
+        np.testing.assert_allclose(counts[:4] / num, p, atol=0.03)  # std of each frequency <= 0.008
+    # Temperature 0 is the argmax whatever the noise.
+    np.testing.assert_array_equal(draw(tf.constant(logits), noise, tf.constant(0.0), 0)[0].numpy(), 0)
+
+
+def test_xla_fast_sampler_gives_the_same_samples(core):
+    gray = _gray(6, batch=1)
+    plain = core.sample(gray, num_samples=2, seed=3, jit_compile=False)["symbols"].numpy()
+    xla = core.sample(gray, num_samples=2, seed=3, jit_compile=True)["symbols"].numpy()
+    np.testing.assert_array_equal(plain, xla)
+
+
+def test_partial_rows_match_the_full_sample(core):
+    """The benchmark times the first rows only; they are the same rows as in a full sample."""
+    gray8 = core.gray_levels(_gray(7, batch=1))
+    full = sample_symbols(core, gray8, seed=2)[0].numpy()
+    part = sample_symbols(core, gray8, seed=2, num_rows=2, method="naive")[0].numpy()
+    np.testing.assert_array_equal(part, full[:, :, :2])
+
+
+def test_bad_sampler_arguments_are_named(core):
+    gray8 = core.gray_levels(_gray(0, batch=1))
+    with pytest.raises(ValueError, match="method"):
+        sample_symbols(core, gray8, method="beam")
+    with pytest.raises(ValueError, match="top_k"):
+        sample_symbols(core, gray8, top_k=-1)
+    with pytest.raises(ValueError, match="num_samples"):
+        sample_symbols(core, gray8, num_samples=0)
+    with pytest.raises(ValueError, match="temperature"):
+        sample_symbols(core, gray8, temperature=-0.5)
+    with pytest.raises(ValueError, match="num_rows"):
+        sample_symbols(core, gray8, num_rows=R + 1)

@@ -38,7 +38,7 @@ class ColTranCore(keras.Model):
       cond_ln_pool: "learnable" (initialised as the mean) | "mean".
       cond_att_q, cond_att_k, cond_att_v: which attention projections are conditioned.
       decoder_loss_weight, encoder_loss_weight: 0.99 and 0.01 (§4.2).
-      jit_compile_sampler: compile the fast sampling loop with XLA (same samples, faster on CPU).
+      jit_compile_sampler: XLA on the fast sampler's per-pixel loop (same samples; faster on a CPU).
     Batches (from `preprocess`): "gray" [B, R, R, 1] and "rgb" [B, R, R, 3], floats in [0, 1].
     """
 
@@ -195,7 +195,7 @@ class ColTranCore(keras.Model):
         temperature: float = 1.0,
         top_k: int = 0,
         method: str = "fast",
-        jit_compile: bool | None = None,
+        jit_compile: bool | str | None = None,
     ) -> dict[str, tf.Tensor]:
         """Samples coarse colourings, one pixel at a time in raster order (§3).
 
@@ -204,7 +204,7 @@ class ColTranCore(keras.Model):
           num_samples: N colourings per image; seed: int (same seed, same samples, whatever the batch).
           temperature: >= 0 (0 = argmax); top_k: 0 = no truncation.
           method: "fast" (cached keys/values, coltran/sampler.py) or "naive" (the authors' scheme).
-          jit_compile: XLA for the fast loop; None uses the constructor's `jit_compile_sampler`.
+          jit_compile: see `coltran.sampler.sample_symbols`; None uses `jit_compile_sampler`.
         Returns:
           {"rgb": [B, N, R, R, 3] float32 in [0, 1] (coarse_to_8bit / 255), "coarse": int32 [B, N, R, R, 3]
            3-bit levels, "symbols": int32 [B, N, R, R], "uncertainty": [B, N, R, R] the maximum predicted

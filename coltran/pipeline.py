@@ -80,16 +80,27 @@ def luminance(image: Any) -> np.ndarray:
             raise ValueError(
                 f"coltran.pipeline: integer image values must be in 0..255, got {x.min()}..{x.max()}"
             )
-        x = x.astype(np.float64) / 255.0
+        scale = 1.0 / 255.0
     else:
         if not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0:
             raise ValueError(
                 "coltran.pipeline: float image values must be finite and in [0, 1] (divide 8-bit values by "
                 f"255), got {np.nanmin(x)}..{np.nanmax(x)}"
             )
-        x = x.astype(np.float64)
-    y = x if x.ndim == 2 else rgb_to_gray_np(x)[..., 0]
-    return np.clip(y, 0.0, 1.0).astype(np.float32)
+        scale = 1.0
+
+    def gray_rows(rows: np.ndarray) -> np.ndarray:
+        rows = rows.astype(np.float64) * scale
+        return rows if rows.ndim == 2 else rgb_to_gray_np(rows)[..., 0]
+
+    return np.clip(_by_rows(gray_rows, x), 0.0, 1.0).astype(np.float32)
+
+
+def _by_rows(fn: Any, *arrays: np.ndarray, rows: int = 256) -> np.ndarray:
+    """fn applied to bands of `rows` rows of same-height arrays, concatenated: a large photo's float64
+    temporaries stay a band's worth instead of the whole image's."""
+    height = arrays[0].shape[0]
+    return np.concatenate([fn(*(a[top : top + rows] for a in arrays)) for top in range(0, height, rows)])
 
 
 def join_luminance_chroma(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
@@ -99,6 +110,10 @@ def join_luminance_chroma(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     d is scaled by the largest s in [0, 1] that fits, so the luma of the result stays exactly Y (up to
     the final rounding to 8 bits: at most half an 8-bit level).
     """
+    return _by_rows(_join_rows, np.asarray(y), np.asarray(cbcr))
+
+
+def _join_rows(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     y = np.asarray(y, np.float64)
     zeros = np.zeros(y.shape + (1,))
     d = ycbcr_to_rgb_np(np.concatenate([zeros, np.asarray(cbcr, np.float64)], axis=-1), clip=False)

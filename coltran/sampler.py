@@ -4,16 +4,18 @@ Naive (what the authors' `autoregressive_sample` does): the encoder once; for ev
 decoder over the whole current row; after every row the outer decoder over the whole canvas. It is the
 oracle of the tests and the baseline of `benchmarks/coltran_sampling.py`.
 
-Fast: the encoder and every cLN modulation once per image; the cAtt / cMLP modulations once per row
-(each position's once); the outer decoder advanced one row per step with the keys and values of its
-masked column attention cached ([H, B, W, heads, d] per layer); the inner decoder advanced one pixel per
-step with the keys and values of its masked row attention cached ([W, B, 1, heads, d] per layer); the
-whole raster loop in one `tf.function` (optionally XLA), batched over B * num_samples.
+Fast: the encoder, every cLN modulation and the outer decoder's cAtt / cMLP modulations (functions of z
+only) once per image; the inner decoder's cAtt / cMLP modulations (functions of z and the outer context)
+once per row; the outer decoder advanced one row per step with the keys and values of its masked column
+attention cached ([H, B, W, heads, d] per layer); the inner decoder advanced one pixel per step on flat
+[B, D] tensors with the keys and values of its masked row attention cached ([W, B, 1, heads, d] per
+layer); the whole raster loop in one `tf.function`, batched over B * num_samples; optionally XLA on the
+per-pixel loop (`jit_compile=True`).
 
-Random draws: pixel (i, j) of sample n uses Gumbel noise from `common.sampling.hashed_uniform` with
-step i * W + j and flat index n * 512 + symbol, shared by every image of the batch. Both samplers therefore
-see the same noise, and an image's samples depend only on (image, seed, n), not on its batch neighbours.
-The integer hash is also identical under XLA.
+Random draws: pixel (i, j) of sample n uses the Gumbel noise of `common.sampling.hashed_uniform` with
+step i and flat index (j * N + n) * 512 + symbol, shared by every image of the batch. Both samplers
+therefore see the same noise, an image's samples depend only on (image, seed, n), not on its batch
+neighbours, and the integer hash is identical under XLA.
 """
 
 from __future__ import annotations
@@ -111,14 +113,17 @@ def _fast(
     *,
     num_samples: int,
     top_k: int,
-    num_rows: int,
+    num_rows: tf.Tensor,
     record_logits: bool = False,
+    jit_pixels: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     z = _prepare(model, gray8, num_samples)  # [BN, H, W, D]
     bn, height, width = tf.shape(z)[0], z.shape[1], z.shape[2]
     dim, heads = model.hidden_size, model.num_heads
     outer, inner = model.outer, model.inner
     outer_ln = outer.ln_modulations(z)
+    # The outer decoder's cAtt / cMLP modulations depend on z only: all rows in a few large matmuls.
+    outer_mods = outer.position_modulations(z)
     # The pixel steps work on [BN, D] rows: flat tensors keep each step's op count low.
     inner_ln = tf.nest.map_structure(
         lambda t: None if t is None else tf.reshape(t, [-1, dim]), inner.ln_modulations(z)
@@ -151,15 +156,21 @@ def _fast(
                 row_probs.write(c, logits if record_logits else prob),
             )
 
-        init = (
-            tf.constant(0),
-            tf.zeros([bn, dim]),
-            tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
-            tf.TensorArray(tf.int32, width),
-            tf.TensorArray(tf.float32, width),
-        )
-        _, _, _, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
-        row_symbols = tf.ensure_shape(tf.transpose(row_symbols.stack()), [z.shape[0], width])  # [BN, W]
+        def pixel_loop():
+            init = (
+                tf.constant(0),
+                tf.zeros([bn, dim]),
+                tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
+                tf.TensorArray(tf.int32, width),
+                tf.TensorArray(tf.float32, width),
+            )
+            _, _, _, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
+            return row_symbols.stack(), row_probs.stack()
+
+        if jit_pixels:  # XLA fuses the many small ops of a step; the row-level matmuls stay on oneDNN
+            pixel_loop = tf.function(pixel_loop, jit_compile=True, autograph=False)
+        row_symbols, row_probs = pixel_loop()
+        row_symbols = tf.ensure_shape(tf.transpose(row_symbols), [z.shape[0], width])  # [BN, W]
 
         # The finished row advances the outer decoder by one row; its output is row r + 1's context.
         caches = list(outer_caches)
@@ -167,7 +178,7 @@ def _fast(
         upper = outer.body(
             h,
             outer_ln,
-            outer.position_modulations(z_row),
+            tf.nest.map_structure(lambda t: None if t is None else tf.gather(t, [r], axis=1), outer_mods),
             col_attention=_cached_attention(caches, outer_tables, r, pixel=False),
         )
         return (
@@ -175,7 +186,7 @@ def _fast(
             upper,
             tuple(caches),
             symbols.write(r, row_symbols),
-            probs.write(r, _swap01(row_probs.stack())),
+            probs.write(r, _swap01(row_probs)),
         )
 
     init = (
@@ -197,7 +208,7 @@ def _naive(
     *,
     num_samples: int,
     top_k: int,
-    num_rows: int,
+    num_rows: tf.Tensor,
     record_logits: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     z = _prepare(model, gray8, num_samples)
@@ -259,7 +270,7 @@ def sample_symbols(
     temperature: float = 1.0,
     top_k: int = 0,
     method: str = "fast",
-    jit_compile: bool = False,
+    jit_compile: bool | str = False,
     num_rows: int | None = None,
     return_logits: bool = False,
 ) -> tuple[tf.Tensor, ...]:
@@ -267,7 +278,9 @@ def sample_symbols(
 
     Args:
       num_samples, seed, temperature (0 = argmax), top_k (0 = all): see `ColTranCore.sample`.
-      method: "fast" or "naive"; jit_compile: XLA for the whole loop.
+      method: "fast" or "naive".
+      jit_compile: False; True: XLA for the fast sampler's per-pixel loop (where XLA pays on a CPU: the
+        row-level matmuls stay on oneDNN), for the whole naive loop; "all": XLA for the whole loop.
       num_rows: generate only the first rows (benchmarks time a few rows of the naive sampler).
       return_logits: also return every step's logits (tests compare them with teacher forcing).
     Returns:
@@ -285,11 +298,18 @@ def sample_symbols(
     rows = model.resolution if num_rows is None else int(num_rows)
     if not 1 <= rows <= model.resolution:
         raise ValueError(f"coltran/sampler.py: num_rows must be in [1, {model.resolution}], got {num_rows}.")
-    key = (method, num_samples, top_k, rows, bool(jit_compile), bool(return_logits))
+    if jit_compile not in (False, True, "all"):
+        raise ValueError(
+            f"coltran/sampler.py: jit_compile must be False, True or 'all', got {jit_compile!r}."
+        )
+    jit_all = jit_compile == "all" or (jit_compile is True and method == "naive")
+    jit_pixels = jit_compile is True and method == "fast"
+    # XLA needs static TensorArray sizes: under jit_all the row count is part of the trace.
+    key = (method, num_samples, top_k, jit_all, jit_pixels, bool(return_logits), rows if jit_all else None)
     if key not in model._sample_fns:
         impl = _fast if method == "fast" else _naive
 
-        def run(gray8, seed, temperature):
+        def run(gray8, seed, temperature, num_rows_t):
             return impl(
                 model,
                 gray8,
@@ -297,15 +317,17 @@ def sample_symbols(
                 temperature,
                 num_samples=num_samples,
                 top_k=top_k,
-                num_rows=rows,
+                num_rows=rows if jit_all else num_rows_t,  # a tensor: one trace serves every row count
                 record_logits=return_logits,
+                **({"jit_pixels": True} if jit_pixels else {}),
             )
 
-        model._sample_fns[key] = tf.function(run, jit_compile=bool(jit_compile), autograph=False)
+        model._sample_fns[key] = tf.function(run, jit_compile=jit_all, autograph=False)
     symbols, out = model._sample_fns[key](
         tf.convert_to_tensor(gray8, tf.int32),
         tf.constant([seed, 0], tf.int32),
         tf.constant(temperature, tf.float32),
+        tf.constant(rows, tf.int32),
     )
     batch = tf.shape(gray8)[0]
     shape = tf.concat([[batch, num_samples], tf.shape(symbols)[1:]], 0)

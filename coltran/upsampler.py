@@ -83,19 +83,24 @@ def _random_channel(seed: tf.Tensor | None) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed, 0, NUM_CHANNELS, dtype=tf.int32)
 
 
-def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int) -> tf.Tensor:
-    """fn(x) strip by strip along `axis`, with gradient checkpointing one strip at a time.
+def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int, residual: bool) -> tf.Tensor:
+    """fn(x) (or x + fn(x) when `residual`) strip by strip along `axis`, with gradient checkpointing.
 
     The forward pass keeps nothing but `x` for backprop; the backward pass recomputes each strip's
-    forward under its own tape, so only one strip's intermediates exist at any time (`tf.recompute_grad`
-    per strip would also work but keeps a copy of the branch's weights per strip). `fn` must act on
-    each strip independently (the caller's strips respect the attention axis).
+    forward under its own tape, so only one strip's intermediates exist at any time. `fn` must act on
+    each strip independently (the caller's strips respect the attention axis). Two details save memory
+    over `tf.recompute_grad` per strip, which would keep a copy of the branch's weights per strip and,
+    through the identity that `tf.custom_gradient` puts on its output, the branch output too: here the
+    weights are recorded once per branch and the residual sum is formed inside, so the output kept is
+    the next branch's input, which is kept anyway.
     """
 
     @tf.custom_gradient
     def run(t: tf.Tensor) -> tuple[tf.Tensor, Any]:
         with record.stop_recording():  # what tf.recompute_grad does: no intermediates on the outer tape
             y = tf.concat([fn(part) for part in tf.split(t, sizes, axis=axis)], axis=axis)
+            if residual:
+                y = t + y
 
         def grad(dy: tf.Tensor, variables: list[tf.Variable] | None = None) -> tuple[tf.Tensor, list]:
             variables = list(variables or [])
@@ -103,12 +108,17 @@ def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int) -> tf.Tens
             dxs = []
             parts = zip(tf.split(t, sizes, axis=axis), tf.split(dy, sizes, axis=axis), strict=True)
             for part, dpart in parts:
+                # In a graph, make the recomputation wait for the incoming gradient and the previous strip,
+                # so that it is neither merged with the forward ops (common subexpression elimination
+                # would keep every forward intermediate alive) nor run for all strips at once.
+                with tf.control_dependencies([dpart, *dxs[-1:]]):
+                    part = tf.identity(part)
                 with tf.GradientTape() as tape:
                     tape.watch(part)
                     tape.watch(variables)
                     out = fn(part)
                 g = tape.gradient(out, [part, *variables], output_gradients=dpart)
-                dxs.append(g[0])
+                dxs.append(g[0] + dpart if residual else g[0])
                 for i, gv in enumerate(g[1:]):
                     if gv is not None:
                         gv = tf.convert_to_tensor(gv)
@@ -225,19 +235,18 @@ class _ChannelUpsampler(keras.Model):
         h = enc.pos(h)
         for att_norm, att, mlp_norm, mlp in enc.blocks:
             strips_axis = 1 if att.axis == "row" else 2  # keep whole rows / whole columns together
-            h = h + self._branch(lambda x, n=att_norm, f=att: f(n(x)), h, strips_axis, remat)
-            h = h + self._branch(lambda x, n=mlp_norm, f=mlp: f(n(x)), h, 1, remat)
-        return self._branch(enc.final_norm, h, 1, remat)
+            h = self._branch(lambda x, n=att_norm, f=att: f(n(x)), h, strips_axis, remat, residual=True)
+            h = self._branch(lambda x, n=mlp_norm, f=mlp: f(n(x)), h, 1, remat, residual=True)
+        return self._branch(enc.final_norm, h, 1, remat, residual=False)
 
-    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool) -> tf.Tensor:
-        """fn(x) computed strip by strip along `axis` (1 = rows, 2 = columns), rematerialised if `remat`."""
+    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool, residual: bool) -> tf.Tensor:
+        """fn(x), or x + fn(x) if `residual`, strip by strip along `axis` (1 = rows, 2 = columns)."""
         size = x.shape[axis]
         sizes = [len(part) for part in np.array_split(np.arange(size), min(self.num_chunks, size))]
         if remat:
-            return _remat_strips(fn, x, sizes, axis)
-        if len(sizes) == 1:
-            return fn(x)
-        return tf.concat([fn(part) for part in tf.split(x, sizes, axis=axis)], axis=axis)
+            return _remat_strips(fn, x, sizes, axis, residual)
+        y = fn(x) if len(sizes) == 1 else tf.concat([fn(p) for p in tf.split(x, sizes, axis=axis)], axis=axis)
+        return x + y if residual else y
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """{"gray": [B, R, R, 1], cond_key: conditioning} -> logits [B, R, R, 3, 256] (all channels)."""

@@ -111,7 +111,8 @@ def test_mismatched_models_are_rejected(models, photo):
 
 def test_join_keeps_luminance_and_in_gamut_colours():
     rng = np.random.default_rng(0)
-    rgb8 = rng.integers(0, 256, (32, 32, 3))
+    rgb8 = rng.integers(0, 256, (600, 9, 3))  # taller than one 256-row band
+    np.testing.assert_allclose(luminance(rgb8.astype(np.uint8)), _luma(rgb8), atol=1e-6)
     ycbcr = rgb_to_ycbcr_np(rgb8 / 255.0, clip=False)
     # In-gamut chroma passes through unchanged (to 8-bit rounding).
     joined = join_luminance_chroma(ycbcr[..., 0], ycbcr[..., 1:])

@@ -5,7 +5,10 @@ Each case runs in a fresh subprocess so its peak resident set size (`ru_maxrss`)
   spatial_train:  one RMSprop training step at 256x256 (one random channel, as in training);
   color_sample / color_train: the same for the ColorUpsampler at 64x64;
   spatial_train_graph / color_train_graph: the training step inside one tf.function (as a trainer runs
-    it), timed on its second call; the first call (tracing) counts towards the peak.
+    it), timed on its second call; the first call (tracing) counts towards the peak;
+  pipeline: coltran.pipeline.colorize of a 400x600 photo (scikit-image's coffee), 2 samples, with both
+    paper-size upsamplers and a ColTranCore of the tiny config's width at the paper's 64x64 (the core's
+    own cost is measured by its benchmark, not here).
 Random weights; the figures do not depend on them. `key=value` arguments override the paper config's
 `model` section (e.g. to see what the strips and rematerialisation save).
 
@@ -30,7 +33,7 @@ import sys
 import time
 
 CASES = ("spatial_sample", "spatial_train", "color_sample", "color_train")
-CASES += ("spatial_train_graph", "color_train_graph")
+CASES += ("spatial_train_graph", "color_train_graph", "pipeline")
 
 
 def _rss_mb() -> float:
@@ -39,7 +42,34 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _run_pipeline() -> dict:
+    import numpy as np
+
+    from coltran.pipeline import colorize
+    from common.data.sources import bundled_photos
+    from common.registry import build_model
+    from configs import coltran_color_upsampler, coltran_core, coltran_spatial_upsampler
+
+    core_config = coltran_core.get_config("tiny")
+    core_config.model.resolution = 64
+    models = [build_model(c) for c in (core_config, coltran_color_upsampler.get_config(),
+                                       coltran_spatial_upsampler.get_config())]
+    image = dict(bundled_photos())["skimage/coffee.png"]
+    start = time.perf_counter()
+    out = colorize(image, *models, num_samples=2, seed=0, temperature=1.0)
+    seconds = time.perf_counter() - start
+    assert out.images.shape == (2, *image.shape) and np.isfinite(out.uncertainty).all()
+    return {
+        "case": "pipeline",
+        "image": list(image.shape),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "seconds": round(seconds, 1),
+    }
+
+
 def _run_case(case: str, overrides: dict) -> dict:
+    if case == "pipeline":
+        return _run_pipeline()
     import keras
     import numpy as np
     import tensorflow as tf

@@ -21,7 +21,7 @@ Differences from the authors' code (google-research coltran/models/upsampler.py)
     `preprocess`; without it (evaluation) all three channels are scored.
   * Memory (ref users run out of it at 256x256, their issues #838, #896): `num_chunks` runs the encoder
     in strips of whole rows / columns, and `remat` recomputes each residual branch, strip by strip, in
-    backprop. Both are exact; see `_ChannelUpsampler._encode` and benchmarks/coltran_upsamplers.md.
+    backprop. Both are exact; see `_ChannelUpsampler._encode` and BENCHMARKS.md (ColTran upsamplers).
 
 Constructor arguments (the config's `model` section minus `name`): hidden_size, ff_size, num_heads,
 num_encoder_layers, dropout (the AxialEncoder's), resolution R, remat, num_chunks, plus coarse_bits

@@ -34,7 +34,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m.num_inner_layers = 2  # paper appendix H: 2 inner decoder layers; ref num_inner_layers
     m.dropout = 0.0  # ref dropout 0.0
     m.cond_ln = "affine"  # paper Table 1: cLN with scale and shift; ref cond_ln=True, cond_ln_seq='sc'
-    m.cond_ln_pool = "learnable"  # paper §4.1: learnable spatial pooling, initialised as the mean; ref 'learnable'
+    m.cond_ln_pool = "learnable"  # paper §4.1: learnable pooling, initialised as the mean; ref 'learnable'
     m.cond_mlp = "affine"  # paper Table 1: cMLP; ref cond_mlp='affine'
     m.cond_att = "affine"  # paper Table 1: cAtt scales and shifts; ref cond_att_scale=True
     m.cond_att_q = True  # ref cond_att_q

@@ -184,16 +184,20 @@ def test_remat_gives_the_same_loss_and_gradients(photos, monkeypatch):
     original = upsampler._remat_strips
     monkeypatch.setattr(upsampler, "_remat_strips", lambda *a, **k: calls.append(1) or original(*a, **k))
     batch = _batch(plain, photos[:2], training=True)
-    results = []
-    for model in (plain, remat):
+
+    def loss_and_grads(model):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(model.compute_loss(batch, training=True)[0])
-        results.append((loss.numpy(), tape.gradient(loss, model.trainable_variables)))
-    assert len(calls) == 2 * 2 + 1  # one layer: 2 blocks x (attention, MLP) + the final norm
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
-    assert len(results[0][1]) == len(results[1][1])
-    for g0, g1 in zip(results[0][1], results[1][1], strict=True):
-        np.testing.assert_allclose(tf.convert_to_tensor(g0), tf.convert_to_tensor(g1), rtol=1e-4, atol=1e-6)
+        return loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
+
+    expected = loss_and_grads(plain)
+    # Eagerly and inside a tf.function (where the recomputation must survive graph optimisations).
+    for got in (loss_and_grads(remat), tf.function(loss_and_grads)(remat)):
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
+        assert len(got[1]) == len(expected[1])
+        for g, e in zip(got[1], expected[1], strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6)
+    assert len(calls) == 2 * (2 * 2 + 1)  # one layer: 2 blocks x (attention, MLP) + the final norm; twice
 
 
 # ---------------------------------------------------------------------------------------------- sampling

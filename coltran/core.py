@@ -153,7 +153,8 @@ class ColTranCore(keras.Model):
         data pipeline); the target is the 8-bit resized image and the gray its luma.
         """
         image = example["image"]
-        crop = random_square_crop(image) if training else central_square_crop(image)
+        # The per-example seed from common.data keeps crops reproducible (resume replays the same data).
+        crop = random_square_crop(image, example.get("seed")) if training else central_square_crop(image)
         rgb8 = tf.round(resize_area(crop, self.resolution))
         rgb = tf.ensure_shape(rgb8 / 255.0, [self.resolution, self.resolution, 3])
         return {"gray": rgb_to_gray(rgb), "rgb": rgb}

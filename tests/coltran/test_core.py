@@ -158,6 +158,19 @@ def test_preprocess_crops_resizes_and_runs_in_tf_data():
         assert 0.0 <= float(tf.reduce_min(ex["rgb"])) and float(tf.reduce_max(ex["rgb"])) <= 1.0
 
 
+def test_training_crop_follows_the_example_seed():
+    """Resume replays the same data only if the random crop is a function of the example's seed."""
+    model = make_core(0)
+    image = tf.constant(np.random.default_rng(3).integers(0, 256, size=(12, 40, 3)).astype(np.uint8))
+    crops = {
+        s: model.preprocess({"image": image, "seed": tf.constant([s, 0], tf.int64)}, training=True)["rgb"]
+        for s in range(6)
+    }
+    again = model.preprocess({"image": image, "seed": tf.constant([0, 0], tf.int64)}, training=True)["rgb"]
+    np.testing.assert_array_equal(again.numpy(), crops[0].numpy())
+    assert len({c.numpy().tobytes() for c in crops.values()}) > 1  # the seed moves the crop
+
+
 def test_config_round_trip_and_ablation_switches():
     model = make_core(0, cond_att="none", cond_mlp="shift", cond_ln="none")
     config = model.get_config()

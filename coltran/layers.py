@@ -1,15 +1,20 @@
 """Layers shared by the three ColTran stages (Kumar et al. 2021, §3 and appendix H).
 
 Here: learned per-axis position embeddings, the causal shifts, the pre-norm residual axial blocks and
-the unmasked `AxialEncoder` (the grayscale encoder of the core and the body of both upsamplers). The
+the unmasked `AxialEncoder` (the grayscale encoder of the core and the body of both upsamplers), with its
+two optional memory savers (strips and rematerialisation, used by the upsamplers at 256x256). The
 attention layer lives in `coltran/attention.py` and the conditional cLN / cMLP in
 `coltran/conditional.py`; both are re-exported here so every stage imports from one module.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import record  # tf.recompute_grad's own way to pause the tape (no public API)
 
 from coltran.attention import AxialAttention
 from coltran.conditional import ConditionalLayerNorm, FeedForward
@@ -55,28 +60,102 @@ class PositionEmbedding2D(keras.layers.Layer):
         return x + self.table()
 
 
+def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int, residual: bool) -> tf.Tensor:
+    """fn(x) (or x + fn(x) when `residual`) strip by strip along `axis`, with gradient checkpointing.
+
+    The forward pass keeps nothing but `x` for backprop; the backward pass recomputes each strip's
+    forward under its own tape, so only one strip's intermediates exist at any time. `fn` must act on
+    each strip independently (the caller's strips respect the attention axis). Two details save memory
+    over `tf.recompute_grad` per strip, which would keep a copy of the branch's weights per strip and,
+    through the identity that `tf.custom_gradient` puts on its output, the branch output too: here the
+    weights are recorded once per branch and the residual sum is formed inside, so the output kept is
+    the next branch's input, which is kept anyway.
+    """
+
+    @tf.custom_gradient
+    def run(t: tf.Tensor) -> tuple[tf.Tensor, Any]:
+        with record.stop_recording():  # what tf.recompute_grad does: no intermediates on the outer tape
+            y = tf.concat([fn(part) for part in tf.split(t, sizes, axis=axis)], axis=axis)
+            if residual:
+                y = t + y
+
+        def grad(dy: tf.Tensor, variables: list[tf.Variable] | None = None) -> tuple[tf.Tensor, list]:
+            variables = list(variables or [])
+            dvars: list[tf.Tensor | None] = [None] * len(variables)
+            dxs = []
+            parts = zip(tf.split(t, sizes, axis=axis), tf.split(dy, sizes, axis=axis), strict=True)
+            for part, dpart in parts:
+                # In a graph, make the recomputation wait for the incoming gradient and the previous strip,
+                # so that it is neither merged with the forward ops (common subexpression elimination
+                # would keep every forward intermediate alive) nor run for all strips at once.
+                with tf.control_dependencies([dpart, *dxs[-1:]]):
+                    part = tf.identity(part)
+                with tf.GradientTape() as tape:
+                    tape.watch(part)
+                    tape.watch(variables)
+                    out = fn(part)
+                g = tape.gradient(out, [part, *variables], output_gradients=dpart)
+                dxs.append(g[0] + dpart if residual else g[0])
+                for i, gv in enumerate(g[1:]):
+                    if gv is not None:
+                        gv = tf.convert_to_tensor(gv)
+                        dvars[i] = gv if dvars[i] is None else dvars[i] + gv
+            dvars = [tf.zeros_like(v) if d is None else d for v, d in zip(variables, dvars, strict=True)]
+            return tf.concat(dxs, axis=axis), dvars
+
+        return y, grad
+
+    return run(x)
+
+
 class AxialEncoder(keras.layers.Layer):
     """Unmasked axial transformer: per layer a row-attention block then a column-attention block.
 
     ColTran appendix H. Each block is pre-norm residual: x += Att(LN(x)); x += MLP(LN(x)). Learned
     per-axis position embeddings are added to the input; a final LayerNorm closes the pre-norm stack.
 
+    Two memory savers for large images (the upsamplers at 256x256; ref users run out of memory there,
+    their issues #838, #896). Both give the same values and gradients as the plain pass
+    (tests/coltran/test_layers.py):
+      * strips (`num_chunks` > 1, at inference and in remat training): each residual branch runs on
+        horizontal strips of whole rows (row attention, MLP, layer norms) or vertical strips of whole
+        columns (column attention), which is exact because nothing mixes across them, so only one
+        strip's attention weights and MLP activations exist at a time;
+      * `remat` in training: every branch (each strip) is recomputed in backprop (gradient
+        checkpointing), so only its input is kept for the backward pass, not its intermediates. Skipped
+        with dropout > 0, where a recomputed branch would draw a different mask.
+
     Args:
       hidden_size: D; ff_size: MLP inner width; num_heads: attention heads; num_layers: row+column pairs;
-      dropout: residual dropout rate during training.
+      dropout: residual dropout rate during training; num_chunks: strips per branch (1: none);
+      remat: recompute each branch in backprop.
     Call:
       x [B, H, W, D] (H, W static) -> [B, H, W, D].
     """
 
     def __init__(
-        self, hidden_size: int, ff_size: int, num_heads: int, num_layers: int, dropout: float = 0.0, **kwargs
+        self,
+        hidden_size: int,
+        ff_size: int,
+        num_heads: int,
+        num_layers: int,
+        dropout: float = 0.0,
+        num_chunks: int = 1,
+        remat: bool = False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
+        if isinstance(num_chunks, bool) or not isinstance(num_chunks, (int, np.integer)) or num_chunks < 1:
+            raise ValueError(
+                f"coltran/layers.py:AxialEncoder: num_chunks must be an int >= 1, got {num_chunks!r}."
+            )
         self.hidden_size = hidden_size
         self.ff_size = ff_size
         self.num_heads = num_heads
         self.num_layers = num_layers
         self.dropout = dropout
+        self.num_chunks = int(num_chunks)
+        self.remat = bool(remat)
         self.pos = PositionEmbedding2D(name="position")
         self.blocks = []
         for i in range(num_layers):
@@ -92,17 +171,53 @@ class AxialEncoder(keras.layers.Layer):
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         self.drop = keras.layers.Dropout(dropout)
 
-    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        if x.shape[-1] != self.hidden_size:
+    def _check_width(self, shape: Any) -> None:
+        if shape[-1] != self.hidden_size:
             raise ValueError(
-                f"coltran/layers.py:AxialEncoder: expected inputs [B, H, W, {self.hidden_size}], "
-                f"got {x.shape}."
+                f"coltran/layers.py:AxialEncoder: expected inputs [B, H, W, {self.hidden_size}], got {shape}."
             )
-        x = self.pos(x)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        self._check_width(shape)
+        # In the order a first call would build them, so seeded initial weights are those of a call.
+        self.pos.build(shape)
         for att_norm, att, mlp_norm, mlp in self.blocks:
-            x = x + self.drop(att(att_norm(x)), training=training)
-            x = x + self.drop(mlp(mlp_norm(x)), training=training)
-        return self.final_norm(x)
+            att_norm.build(shape)
+            att.build(shape)
+            mlp_norm.build(shape)
+            # FeedForward has no `build` of its own: build its two Dense layers (unconditional here) in
+            # its name scope, so the weights get the paths a call would give them.
+            with keras.name_scope(mlp.name, caller=mlp):
+                mlp.inner.build(shape)
+                mlp.outer.build(shape[:-1] + (self.ff_size,))
+            mlp.build(shape)  # Keras's default: marks it built and records the shape, as a call would
+        self.final_norm.build(shape)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        self._check_width(x.shape)
+        remat = self.remat and training and self.dropout == 0.0
+        x = self.pos(x)
+        if not remat and (training or self.num_chunks == 1):
+            # Strips without remat save nothing in training (the tape keeps every strip's intermediates).
+            for att_norm, att, mlp_norm, mlp in self.blocks:
+                x = x + self.drop(att(att_norm(x)), training=training)
+                x = x + self.drop(mlp(mlp_norm(x)), training=training)
+            return self.final_norm(x)
+        for att_norm, att, mlp_norm, mlp in self.blocks:
+            strips_axis = 1 if att.axis == "row" else 2  # keep whole rows / whole columns together
+            x = self._branch(lambda t, n=att_norm, f=att: f(n(t)), x, strips_axis, remat, residual=True)
+            x = self._branch(lambda t, n=mlp_norm, f=mlp: f(n(t)), x, 1, remat, residual=True)
+        return self._branch(self.final_norm, x, 1, remat, residual=False)
+
+    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool, residual: bool) -> tf.Tensor:
+        """fn(x), or x + fn(x) if `residual`, strip by strip along `axis` (1 = rows, 2 = columns)."""
+        size = x.shape[axis]
+        sizes = [len(part) for part in np.array_split(np.arange(size), min(self.num_chunks, size))]
+        if remat:
+            return _remat_strips(fn, x, sizes, axis, residual)
+        y = fn(x) if len(sizes) == 1 else tf.concat([fn(p) for p in tf.split(x, sizes, axis=axis)], axis=axis)
+        return x + y if residual else y
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -112,5 +227,7 @@ class AxialEncoder(keras.layers.Layer):
             num_heads=self.num_heads,
             num_layers=self.num_layers,
             dropout=self.dropout,
+            num_chunks=self.num_chunks,
+            remat=self.remat,
         )
         return config

@@ -142,6 +142,97 @@ def test_axial_encoder_rejects_wrong_width():
         AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=1)(_x(0, (1, 2, 2, D + 1)))
 
 
+def _encoder_pair(**options) -> tuple[AxialEncoder, AxialEncoder]:
+    """A plain encoder and one with `options`, both with the same random weights (2 layers)."""
+    plain = AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=2)
+    saver = AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=2, **options)
+    for enc in (plain, saver):
+        enc.build((None, H, W, D))
+    _randomize(plain)
+    saver.set_weights(plain.get_weights())
+    return plain, saver
+
+
+def test_axial_encoder_build_makes_every_weight_and_config_has_the_savers():
+    built = AxialEncoder(D, 16, HEADS, 2, num_chunks=3, remat=True, name="encoder")
+    built.build((None, H, W, D))
+    called = AxialEncoder(D, 16, HEADS, 2, name="encoder")
+    called(_x(0))
+    assert [w.path for w in built.weights] == [w.path for w in called.weights]
+    assert [w.shape for w in built.weights] == [w.shape for w in called.weights]
+    config = built.get_config()
+    assert (config["num_chunks"], config["remat"]) == (3, True)
+    assert AxialEncoder.from_config(config).get_config() == config
+    assert (called.num_chunks, called.remat) == (1, False)  # the core's encoder: no savers by default
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="AxialEncoder: num_chunks must be an int >= 1"):
+            AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=1, num_chunks=bad)
+    with pytest.raises(ValueError, match="AxialEncoder"):
+        AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=1).build((None, H, W, D + 1))
+
+
+@pytest.mark.parametrize("num_chunks", [2, 3, 7])  # uneven strips (3 rows: 2 + 1; 5 columns: 3 + 2); > H, W
+def test_axial_encoder_strips_give_the_same_outputs(num_chunks, monkeypatch):
+    plain, strips = _encoder_pair(num_chunks=num_chunks)
+    seen = []
+    original = AxialEncoder._branch
+
+    def spy(self, fn, x, axis, *args, **kwargs):
+        seen.append((axis, tuple(x.shape[1:3])))
+        return original(self, lambda t: seen.append(tuple(t.shape[1:3])) or fn(t), x, axis, *args, **kwargs)
+
+    monkeypatch.setattr(AxialEncoder, "_branch", spy)
+    x = _x(3)
+    np.testing.assert_allclose(strips(x).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
+    # The strip path really ran: every branch on min(num_chunks, length) strips of whole rows / columns.
+    rows = [(len(p), W) for p in np.array_split(np.arange(H), min(num_chunks, H))]
+    columns = [(H, len(p)) for p in np.array_split(np.arange(W), min(num_chunks, W))]
+    branches = [(1, rows), (2, columns), (1, rows)]
+    per_layer = [(1, rows), (1, rows), (2, columns), (1, rows)]
+    expected = []
+    for axis, parts in 2 * per_layer + branches[-1:]:
+        expected += [(axis, (H, W)), *parts]
+    assert seen == expected
+    # In training without remat the strips would save nothing: the plain pass runs.
+    seen.clear()
+    np.testing.assert_allclose(strips(x, training=True).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert seen == []
+
+
+@pytest.mark.parametrize("num_chunks", [1, 2])
+def test_axial_encoder_remat_gives_the_same_loss_and_gradients(num_chunks, monkeypatch):
+    import coltran.layers as layers
+
+    plain, remat = _encoder_pair(remat=True, num_chunks=num_chunks)
+    calls = []
+    original = layers._remat_strips
+    monkeypatch.setattr(layers, "_remat_strips", lambda *a, **k: calls.append(1) or original(*a, **k))
+    x = tf.constant(_x(4))
+    weights = tf.constant(_x(5))
+
+    def loss_and_grads(enc):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(enc(x, training=True) * weights)
+        return loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, [x, *enc.trainable_variables])]
+
+    expected = loss_and_grads(plain)
+    assert calls == []
+    # Eagerly and inside a tf.function (where the recomputation must survive graph optimisations).
+    for got in (loss_and_grads(remat), tf.function(loss_and_grads)(remat)):
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+        assert len(got[1]) == len(expected[1]) == 1 + len(plain.trainable_variables)
+        for g, e in zip(got[1], expected[1], strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+    assert len(calls) == 2 * (2 * 2 * 2 + 1)  # 2 layers x 2 blocks x (attention, MLP) + final norm; twice
+    # Not at inference, and not with dropout (a recomputed branch would draw a different mask).
+    calls.clear()
+    np.testing.assert_allclose(remat(x).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
+    dropout = AxialEncoder(hidden_size=D, ff_size=16, num_heads=HEADS, num_layers=2, dropout=0.1, remat=True)
+    dropout(x, training=True)
+    assert calls == []
+
+
 def test_shifts_and_position_table():
     x = np.arange(2 * 3 * 2, dtype=np.float32).reshape(1, 3, 2, 2)
     down, right = shift_down(x).numpy(), shift_right(x).numpy()

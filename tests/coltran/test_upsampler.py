@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from coltran.layers import AxialEncoder
 from coltran.upsampler import ColorUpsampler, SpatialUpsampler, area_upsample
+from coltran.upsampler_base import NUM_CHANNELS
 from common import quantize
 from common.color import rgb_to_gray
 from common.data.sources import bundled_photos
@@ -174,15 +176,35 @@ def test_strips_give_the_same_logits(kind, photos):
     np.testing.assert_allclose(strips(batch), whole(batch), rtol=1e-5, atol=1e-5)
 
 
+def test_strips_are_used_at_inference(kind, photos, monkeypatch):
+    """The upsampler hands `num_chunks` to its encoder, which then runs every branch strip by strip."""
+    model = _model(kind, num_chunks=3)
+    assert (model.encoder.num_chunks, model.encoder.remat) == (3, model.remat)
+    strips = []
+    original = AxialEncoder._branch
+
+    def spy(self, fn, *args, **kwargs):
+        return original(self, lambda t: strips.append(tuple(t.shape[1:3])) or fn(t), *args, **kwargs)
+
+    monkeypatch.setattr(AxialEncoder, "_branch", spy)
+    model(_batch(model, photos[:1]))
+    r = model.resolution
+    rows = [(n, r) for n in (len(p) for p in np.array_split(np.arange(r), 3))]
+    columns = [(r, n) for n, _ in rows]
+    # Per channel, one layer: row attention and MLP on row strips, column attention on column strips, MLP
+    # and the final norm on row strips.
+    assert strips == NUM_CHANNELS * (rows + rows + columns + rows + rows)
+
+
 def test_remat_gives_the_same_loss_and_gradients(photos, monkeypatch):
-    import coltran.upsampler as upsampler
+    import coltran.layers as layers
 
     plain = _model("spatial", remat=False, num_chunks=1)
     remat = _model("spatial", remat=True, num_chunks=8)  # strips of 4 rows / columns
     remat.set_weights(plain.get_weights())
     calls = []
-    original = upsampler._remat_strips
-    monkeypatch.setattr(upsampler, "_remat_strips", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = layers._remat_strips
+    monkeypatch.setattr(layers, "_remat_strips", lambda *a, **k: calls.append(1) or original(*a, **k))
     batch = _batch(plain, photos[:2], training=True)
 
     def loss_and_grads(model):

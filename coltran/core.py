@@ -203,6 +203,9 @@ class ColTranCore(keras.Model):
         Args:
           gray: [B, R, R, 1] in [0, 1].
           num_samples: N colourings per image; seed: int (same seed, same samples, whatever the batch).
+            The Gumbel noise of a draw depends on (seed, sample index, row, column) and not on the image,
+            so that batched sampling equals per-example sampling: each sample is an exact draw from its
+            own image's distribution, but images sampled with one seed share their noise.
           temperature: >= 0 (0 = argmax); top_k: 0 = no truncation.
           method: "fast" (cached keys/values, coltran/sampler.py) or "naive" (the authors' scheme).
           jit_compile: see `coltran.sampler.sample_symbols`; None uses `jit_compile_sampler`.

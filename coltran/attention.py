@@ -5,7 +5,7 @@ column), with a learned relative-position bias per head; the decoders mask the f
 (the current position stays visible). §4.1, Table 1 ("cAtt"): the queries, keys and values may be scaled
 and/or shifted by 1x1 projections of a context tensor of the same height and width.
 
-The layer exposes its pieces (`modulation`, `project`, `attend`, `attend_cached`, `output`) so that the
+The layer exposes its pieces (`modulation`, `project`, `attend`, `step_bias`, `output`) so that the
 fast sampler (`coltran/sampler.py`) can run one row or one pixel at a time with cached keys and values.
 """
 
@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from coltran.conditional import COND_MODES, affine_modulation, apply_modulation
 
-_NEG = -1e9  # added to masked logits; exp underflows to exactly 0 in float32
+MASK_BIAS = -1e9  # added to masked logits; exp underflows to exactly 0 in float32
 
 
 def _shape(t: tf.Tensor) -> list:
@@ -125,7 +125,7 @@ class AxialAttention(keras.layers.Layer):
         index = pos[None, :] - pos[:, None] + self.length - 1  # [q, k]
         bias = tf.gather(self.rel_bias, index, axis=1)  # [heads, q, k]
         if self.masked:
-            bias = bias + tf.constant(np.triu(np.full((self.length,) * 2, _NEG, np.float32), k=1))
+            bias = bias + tf.constant(np.triu(np.full((self.length,) * 2, MASK_BIAS, np.float32), k=1))
         weights = tf.nn.softmax(logits + bias, axis=-1)
         return tf.einsum("bxnqk,bxknd->bxqnd", weights, v)
 
@@ -137,27 +137,9 @@ class AxialAttention(keras.layers.Layer):
         index = pos[None, :] - pos[:, None] + self.length - 1  # [q, k]
         bias = tf.transpose(tf.gather(self.rel_bias, index, axis=1), [1, 2, 0])  # [q, k, heads]
         if self.masked:
-            bias = bias + tf.constant(np.triu(np.full((self.length,) * 2, _NEG, np.float32), k=1))[..., None]
+            future = np.triu(np.full((self.length,) * 2, MASK_BIAS, np.float32), k=1)
+            bias = bias + tf.constant(future)[..., None]
         return bias[:, :, None, None, :]
-
-    def attend_cached(
-        self, q: tf.Tensor, k_cache: tf.Tensor, v_cache: tf.Tensor, bias: tf.Tensor
-    ) -> tf.Tensor:
-        """One query position against cached keys/values (the fast sampler's step).
-
-        Args:
-          q: [B, X, heads, d], the queries at one position p along the attended axis (X = the other axis,
-            or 1 for a single pixel).
-          k_cache, v_cache: [L, B, X, heads, d] (L leading so one step's write is one slice); entries
-            after p are ignored when masked.
-          bias: [L, 1, 1, heads], row p of `step_bias()`.
-        Returns:
-          [B, X, heads, d].
-        """
-        # Elementwise products and sums: for one query these beat einsum's transposes and reshapes.
-        logits = tf.reduce_sum(q[None] * k_cache, axis=-1) + bias  # [L, B, X, heads]
-        weights = tf.nn.softmax(logits, axis=0)
-        return tf.reduce_sum(weights[..., None] * v_cache, axis=0)
 
     def call(
         self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: dict | None = None

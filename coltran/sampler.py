@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from coltran.attention import _NEG, AxialAttention
+from coltran.attention import MASK_BIAS, AxialAttention
 from coltran.conditional import affine_modulation
 from common.sampling import hashed_uniform
 
@@ -120,7 +120,7 @@ def _step_tables(att: AxialAttention) -> tf.Tensor:
     pos = np.arange(length)
     key = pos[:, None] - length + 1 + pos[None, :]  # [query, slot] -> key position
     bias = tf.gather(att.step_bias()[:, :, 0, 0], np.maximum(key, 0), axis=1, batch_dims=1)  # [q, s, heads]
-    bias = tf.where(tf.constant(key >= 0)[..., None], bias, tf.constant(_NEG, tf.float32))
+    bias = tf.where(tf.constant(key >= 0)[..., None], bias, tf.constant(MASK_BIAS, tf.float32))
     return tf.transpose(bias, [0, 2, 1])
 
 

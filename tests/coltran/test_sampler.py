@@ -136,3 +136,28 @@ def test_bad_sampler_arguments_are_named(core):
         sample_symbols(core, gray8, num_rows=R + 1)
     with pytest.raises(ValueError, match="jit_compile"):
         sample_symbols(core, gray8, jit_compile="yes")
+
+
+def test_sampler_cached_row_attention_ignores_unwritten_slots_and_equals_full_masked_attention():
+    """The fast sampler's own cached step (rolling buffer) on garbage-initialised caches: at every pixel
+    it equals the full masked row attention, so nothing beyond the written slots leaks in."""
+    from coltran.attention import AxialAttention
+    from coltran.sampler import _cached_attention, _step_tables
+
+    b, w, d, heads = 2, 5, 8, 2
+    att = AxialAttention(d, heads, axis="row", masked=True, cond_mode="affine")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(b, 1, w, d)).astype(np.float32)
+    ctx = rng.normal(size=(b, 1, w, d)).astype(np.float32)
+    att(x, ctx)
+    for v in att.weights:
+        v.assign(rng.normal(scale=0.5, size=v.shape).astype(np.float32))
+    mods = att.modulation(ctx)
+    full = att(x, ctx).numpy()[:, 0]  # [B, W, D]
+    garbage = rng.normal(loc=50.0, size=(b * heads, w, d // heads)).astype(np.float32)
+    caches = [(tf.constant(garbage), tf.constant(-garbage))]
+    for p in range(w):
+        hook = _cached_attention(caches, [_step_tables(att)], tf.constant(p), pixel=True)
+        pixel_mods = {k: tuple(t[:, 0, p] for t in m) for k, m in mods.items()}
+        step = hook(0, att, tf.constant(x[:, 0, p]), pixel_mods).numpy()
+        np.testing.assert_allclose(step, full[:, p], rtol=1e-5, atol=1e-5)

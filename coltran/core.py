@@ -38,7 +38,7 @@ class ColTranCore(keras.Model):
       cond_ln_pool: "learnable" (initialised as the mean) | "mean".
       cond_att_q, cond_att_k, cond_att_v: which attention projections are conditioned.
       decoder_loss_weight, encoder_loss_weight: 0.99 and 0.01 (§4.2).
-      jit_compile_sampler: XLA on the fast sampler's per-pixel loop (same samples; faster on a CPU).
+      jit_compile_sampler: XLA for the sampling loop (same samples; faster on a CPU).
     Batches (from `preprocess`): "gray" [B, R, R, 1] and "rgb" [B, R, R, 3], floats in [0, 1].
     """
 
@@ -196,7 +196,7 @@ class ColTranCore(keras.Model):
         temperature: float = 1.0,
         top_k: int = 0,
         method: str = "fast",
-        jit_compile: bool | str | None = None,
+        jit_compile: bool | None = None,
     ) -> dict[str, tf.Tensor]:
         """Samples coarse colourings, one pixel at a time in raster order (§3).
 

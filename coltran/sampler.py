@@ -5,14 +5,15 @@ decoder over the whole current row; after every row the outer decoder over the w
 oracle of the tests and the baseline of `benchmarks/coltran_sampling.py`.
 
 Fast: the encoder, every cLN modulation (all spatial poolings in one matmul) and the outer decoder's
-cAtt / cMLP modulations (functions of z only) once per image; the inner decoder's cAtt / cMLP modulations
-(functions of z and the outer context) once per row; the outer decoder advanced one row per step with the
-keys and values of its masked column attention cached ([B * W * heads, H, d] per layer); the inner
-decoder advanced one pixel per step on flat [B, D] tensors with the keys and values of its masked row
-attention cached ([B * heads, W, d] per layer). Caches are rolling buffers (drop the oldest slot, append
-the new one) read with batched matmuls: on a CPU, scatters and broadcast selects into a cache cost
-several ms per step. The whole raster loop runs in one `tf.function`, batched over B * num_samples;
-optionally XLA on the per-pixel loop (`jit_compile=True`).
+cAtt / cMLP modulations (functions of z only, one matmul, `coltran/modulations.py`) once per image; the
+inner decoder's cAtt / cMLP modulations (functions of z and the outer context) once per row; the outer
+decoder advanced one row per step with the keys and values of its masked column attention cached
+([B * W * heads, H, d] per layer); the inner decoder advanced one pixel per step
+(`coltran/pixel_step.py`: flat [BN, D] rows, split products, no first-layer projections) with the keys
+and values of its masked row attention cached ([B * heads, W, d] per layer). Under XLA the caches are
+written in place; without it they are rolling buffers (drop the oldest slot, append the new one), since
+outside XLA a scatter copies the whole cache. The whole raster loop runs in one `tf.function` (under XLA
+with `jit_compile=True`), batched over B * num_samples.
 
 Random draws: pixel (i, j) of sample n uses the Gumbel noise of `common.sampling.hashed_uniform` with
 step i and flat index (j * N + n) * 512 + symbol, shared by every image of the batch. Both samplers
@@ -29,6 +30,8 @@ import tensorflow as tf
 
 from coltran.attention import MASK_BIAS, AxialAttention
 from coltran.conditional import affine_modulation
+from coltran.modulations import FusedModulations
+from coltran.pixel_step import START, PixelDecoder
 from common.sampling import hashed_uniform
 
 NUM_SYMBOLS = 512
@@ -83,44 +86,65 @@ def _prepare(model, gray8: tf.Tensor, num_samples: int) -> tf.Tensor:
     return tf.repeat(model.encode(gray8), num_samples, axis=0)
 
 
-def _cached_attention(caches: list, tables: list, position: tf.Tensor, pixel: bool) -> Callable:
-    """An attention hook for the decoders' `body`: writes this step's keys/values at `position` of the
-    cache and attends the cache (ColTran's masked attention, one step at a time).
+def _cached_step(
+    caches: list, i: int, table: tf.Tensor, position: tf.Tensor, qkv: tuple, in_place: bool
+) -> tf.Tensor:
+    """One step of ColTran's masked attention on layer i's key/value cache.
 
-    pixel False (outer decoder, one row): x [B, 1, W, D], caches[i] = (k, v) each [B * W * heads, H, d].
-    pixel True (inner decoder, one pixel): x [B, D], caches[i] each [B * heads, W, d].
-    tables[i]: `_step_tables` of layer i, [L (query), heads, L (key)]. caches[i] is replaced by the
-    updated tensors. Batched matmuls over (image, column, head) with the attended axis second: far
-    faster than broadcast elementwise products on CPU (and under XLA), the same values up to round-off.
+    qkv: this step's q (already scaled), k, v, each [..., heads, d], one position per leading index:
+    [BN, heads, d] (inner decoder, one pixel) or [BN, 1, W, heads, d] (outer decoder, one row).
+    caches[i] = (k, v), each [prod(leading) * heads, L, d], is replaced by the updated caches. table:
+    layer i's `_step_tables(att, in_place)`. Returns the attention output, shaped like q.
+
+    in_place (under XLA): this step's keys/values are written into slot `position`, in place. Otherwise a
+    rolling buffer: drop the oldest slot, append this step (plain copies: outside XLA a scatter copies the
+    whole cache, and both tensor_scatter_nd_update and a broadcast select cost several ms per step at
+    batch 8). Batched matmuls over (image, column, head) with the attended axis second: far faster than
+    broadcast elementwise products on a CPU, the same values up to round-off.
     """
-
-    def attend(i: int, att: AxialAttention, x: tf.Tensor, modulation: dict) -> tf.Tensor:
-        q, k, v = att.project(x, modulation)  # [B, heads, d] or [B, 1, W, heads, d]
-        lead = [-1] + q.shape[1:-1].as_list()
-        q, k, v = (tf.reshape(t, [-1, 1, t.shape[-1]]) for t in (q, k, v))
-        # A rolling buffer: drop the oldest slot, append this step (plain copies; on a CPU both
-        # tensor_scatter_nd_update and a broadcast select cost several ms per step at batch 8).
+    q, k, v = qkv
+    lead = [-1] + q.shape[1:-1].as_list()
+    q, k, v = (tf.reshape(t, [-1, 1, t.shape[-1]]) for t in (q, k, v))
+    if in_place:
+        rows = k.shape[0]
+        index = tf.stack([tf.range(rows), tf.fill([rows], position)], axis=1)
+        k_cache = tf.tensor_scatter_nd_update(caches[i][0], index, k[:, 0])
+        v_cache = tf.tensor_scatter_nd_update(caches[i][1], index, v[:, 0])
+    else:
         k_cache = tf.concat([caches[i][0][:, 1:], k], axis=1)
         v_cache = tf.concat([caches[i][1][:, 1:], v], axis=1)
-        caches[i] = (k_cache, v_cache)
-        logits = tf.matmul(q, k_cache, transpose_b=True)  # [X, 1, L]
-        logits = tf.reshape(logits, [-1, att.num_heads, logits.shape[-1]]) + tf.gather(tables[i], position)
-        weights = tf.reshape(tf.nn.softmax(logits, axis=-1), [-1, 1, logits.shape[-1]])
-        return att.output(tf.reshape(tf.matmul(weights, v_cache), lead + [att.head_size]))
+    caches[i] = (k_cache, v_cache)
+    bias = tf.gather(table, position)  # [heads, L]
+    logits = tf.matmul(q, k_cache, transpose_b=True)  # [X, 1, L]
+    logits = tf.reshape(logits, [-1, bias.shape[0], logits.shape[-1]]) + bias
+    weights = tf.reshape(tf.nn.softmax(logits, axis=-1), [-1, 1, logits.shape[-1]])
+    return tf.reshape(tf.matmul(weights, v_cache), lead + [q.shape[-1]])
+
+
+def _cached_attention(caches: list, tables: list, position: tf.Tensor, in_place: bool) -> Callable:
+    """An attention hook for `OuterDecoder.body` (x [BN, 1, W, D], one row): projects x and attends layer
+    i's cache (`_cached_step`); tables[i] is layer i's `_step_tables`."""
+
+    def attend(i: int, att: AxialAttention, x: tf.Tensor, modulation: dict) -> tf.Tensor:
+        qkv = att.project(x, modulation)
+        return att.output(_cached_step(caches, i, tables[i], position, qkv, in_place))
 
     return attend
 
 
-def _step_tables(att: AxialAttention) -> tf.Tensor:
-    """`att.step_bias()` [L, L, 1, 1, heads] in the rolling caches' slot order: [L (query), heads, L (slot)].
+def _step_tables(att: AxialAttention, in_place: bool) -> tf.Tensor:
+    """`att.step_bias()` [L, L, 1, 1, heads] in the caches' slot order: [L (query), heads, L (slot)].
 
-    At query p, slot s holds position p - L + 1 + s; slots before position 0 (never written) get -1e9,
-    like the masked future in `step_bias` (exp underflows to exactly 0 either way)."""
-    length = att.length
-    pos = np.arange(length)
-    key = pos[:, None] - length + 1 + pos[None, :]  # [query, slot] -> key position
-    bias = tf.gather(att.step_bias()[:, :, 0, 0], np.maximum(key, 0), axis=1, batch_dims=1)  # [q, s, heads]
-    bias = tf.where(tf.constant(key >= 0)[..., None], bias, tf.constant(MASK_BIAS, tf.float32))
+    In place, slot s holds position s. In a rolling buffer, at query p slot s holds position p - L + 1 + s;
+    slots before position 0 (never written) get -1e9, like the masked future in `step_bias` (exp
+    underflows to exactly 0 either way)."""
+    bias = att.step_bias()[:, :, 0, 0]  # [q, k, heads]
+    if not in_place:
+        length = att.length
+        pos = np.arange(length)
+        key = pos[:, None] - length + 1 + pos[None, :]  # [query, slot] -> key position
+        bias = tf.gather(bias, np.maximum(key, 0), axis=1, batch_dims=1)  # [q, s, heads]
+        bias = tf.where(tf.constant(key >= 0)[..., None], bias, tf.constant(MASK_BIAS, tf.float32))
     return tf.transpose(bias, [0, 2, 1])
 
 
@@ -154,6 +178,11 @@ def _ln_modulations(decoder, z: tf.Tensor) -> list:
     return mods
 
 
+def _groups(items: list, size: int) -> list:
+    """[a, b, c, d, ...] -> [(a, b), (c, d), ...] for size 2: per-layer tuples as the decoders take them."""
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
 def _swap01(t: tf.Tensor) -> tf.Tensor:
     """Swaps the first two axes (TensorArray stacks are step-major)."""
     return tf.transpose(t, [1, 0] + list(range(2, t.shape.rank)))
@@ -169,7 +198,7 @@ def _fast(
     top_k: int,
     num_rows: tf.Tensor,
     record_logits: bool = False,
-    jit_pixels: bool = False,
+    in_place: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     z = _prepare(model, gray8, num_samples)  # [BN, H, W, D]
     # A static batch (traced per batch size) makes every reshape of a step static: no shape ops.
@@ -177,14 +206,18 @@ def _fast(
     dim, heads = model.hidden_size, model.num_heads
     outer, inner = model.outer, model.inner
     outer_ln = _ln_modulations(outer, z)
-    # The outer decoder's cAtt / cMLP modulations depend on z only: all rows in a few large matmuls.
-    outer_mods = outer.position_modulations(z)
+    # cAtt / cMLP modulations, each decoder's from one matmul. The outer decoder's depend on z only: all
+    # rows at once (one large matmul), then one gather per row.
+    outer_fused = FusedModulations([m for g in outer.groups for m in (g[1], g[3], g[5], g[7])])
+    outer_proj = outer_fused.project(z)  # [BN, H, W, K] or None
+    inner_fused = FusedModulations([m for g in inner.groups for m in (g[1], g[3])])
     # The pixel steps work on [BN, D] rows: flat tensors keep each step's op count low.
     inner_ln = tf.nest.map_structure(
         lambda t: None if t is None else tf.reshape(t, [-1, dim]), _ln_modulations(inner, z)
     )
-    outer_tables = [_step_tables(group[5]) for group in outer.groups]
-    inner_tables = [_step_tables(group[1]) for group in inner.groups]
+    pixels = PixelDecoder(model, inner_ln)
+    outer_tables = [_step_tables(group[5], in_place) for group in outer.groups]
+    inner_tables = [_step_tables(group[1], in_place) for group in inner.groups]
     outer_pos, inner_pos = outer.pos.table(), inner.pos.table()
 
     def zeros_cache(length, x):
@@ -194,47 +227,53 @@ def _fast(
         z_row = tf.gather(z, [r], axis=1)  # [BN, 1, W, D]
         base = tf.gather(inner_pos, [r]) + z_row + upper  # inner decoder input minus the colour embedding
         # Everything a pixel step needs from the row, packed so the step slices it with one gather.
-        pixel_inputs = _PixelSlicer((base, inner.position_modulations(tf.concat([z_row, upper], axis=-1))))
+        pixel_inputs = _PixelSlicer(
+            (
+                base,
+                pixels.row_projections(base[:, 0])[:, None],
+                inner_fused.project(tf.concat([z_row, upper], axis=-1)),
+            )
+        )
         noise = row_gumbel(seed, r, width, num_samples)
 
         def pixel_step(c, prev, inner_caches, row_symbols, row_probs):
             caches = list(inner_caches)
-            base_c, mods_c = pixel_inputs(c)
-            hook = _cached_attention(caches, inner_tables, c, pixel=True)
-            logits = model.final_dense(inner.body(prev + base_c, inner_ln, mods_c, row_attention=hook))
+            base_c, proj_c, mods_c = pixel_inputs(c)
+            mods_c = _groups(inner_fused.unpack(mods_c), 2)
+
+            def attend(i, att, q, k, v):
+                return _cached_step(caches, i, inner_tables[i], c, (q, k, v), in_place)
+
+            logits = pixels.step(prev, base_c, proj_c, mods_c, attend)
             sym, prob = draw(logits, tf.gather(noise, c), temperature, top_k)
             return (
                 c + 1,
-                model.pixel_embed(sym),
+                sym,
                 tuple(caches),
                 row_symbols.write(c, sym),
                 row_probs.write(c, logits if record_logits else prob),
             )
 
-        def pixel_loop():
-            init = (
-                tf.constant(0),
-                tf.zeros([bn, dim]),
-                tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
-                tf.TensorArray(tf.int32, width),
-                tf.TensorArray(tf.float32, width),
-            )
-            _, _, _, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
-            return row_symbols.stack(), row_probs.stack()
-
-        if jit_pixels:  # XLA fuses the many small ops of a step; the row-level matmuls stay on oneDNN
-            pixel_loop = tf.function(pixel_loop, jit_compile=True, autograph=False)
-        row_symbols, row_probs = pixel_loop()
-        row_symbols = tf.ensure_shape(tf.transpose(row_symbols), [z.shape[0], width])  # [BN, W]
+        init = (
+            tf.constant(0),
+            tf.fill([bn], START),
+            tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
+            tf.TensorArray(tf.int32, width),
+            tf.TensorArray(tf.float32, width),
+        )
+        _, _, _, row_symbols, row_probs = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
+        row_symbols = tf.ensure_shape(tf.transpose(row_symbols.stack()), [z.shape[0], width])  # [BN, W]
+        row_probs = row_probs.stack()
 
         # The finished row advances the outer decoder by one row; its output is row r + 1's context.
         caches = list(outer_caches)
         h = model.pixel_embed(row_symbols)[:, None] + tf.gather(outer_pos, [r]) + z_row
+        row_proj = None if outer_proj is None else tf.gather(outer_proj, [r], axis=1)
         upper = outer.body(
             h,
             outer_ln,
-            tf.nest.map_structure(lambda t: None if t is None else tf.gather(t, [r], axis=1), outer_mods),
-            col_attention=_cached_attention(caches, outer_tables, r, pixel=False),
+            _groups(outer_fused.unpack(row_proj), 4),
+            col_attention=_cached_attention(caches, outer_tables, r, in_place),
         )
         return (
             r + 1,
@@ -325,7 +364,7 @@ def sample_symbols(
     temperature: float = 1.0,
     top_k: int = 0,
     method: str = "fast",
-    jit_compile: bool | str = False,
+    jit_compile: bool = False,
     num_rows: int | None = None,
     return_logits: bool = False,
 ) -> tuple[tf.Tensor, ...]:
@@ -334,8 +373,9 @@ def sample_symbols(
     Args:
       num_samples, seed, temperature (0 = argmax), top_k (0 = all): see `ColTranCore.sample`.
       method: "fast" or "naive".
-      jit_compile: False; True: XLA for the fast sampler's per-pixel loop (where XLA pays on a CPU: the
-        row-level matmuls stay on oneDNN), for the whole naive loop; "all": XLA for the whole loop.
+      jit_compile: XLA for the whole sampling loop (same samples; on a CPU the fast sampler is about 1.4x
+        faster with it, BENCHMARKS.md; its key/value caches are then updated in place). The first call
+        per (batch size, rows) compiles.
       num_rows: generate only the first rows (benchmarks time a few rows of the naive sampler).
       return_logits: also return every step's logits (tests compare them with teacher forcing).
     Returns:
@@ -353,14 +393,11 @@ def sample_symbols(
     rows = model.resolution if num_rows is None else int(num_rows)
     if not 1 <= rows <= model.resolution:
         raise ValueError(f"coltran/sampler.py: num_rows must be in [1, {model.resolution}], got {num_rows}.")
-    if jit_compile not in (False, True, "all"):
-        raise ValueError(
-            f"coltran/sampler.py: jit_compile must be False, True or 'all', got {jit_compile!r}."
-        )
-    jit_all = jit_compile == "all" or (jit_compile is True and method == "naive")
-    jit_pixels = jit_compile is True and method == "fast"
-    # XLA needs static TensorArray sizes: under jit_all the row count is part of the trace.
-    key = (method, num_samples, top_k, jit_all, jit_pixels, bool(return_logits), rows if jit_all else None)
+    if jit_compile not in (False, True):
+        raise ValueError(f"coltran/sampler.py: jit_compile must be False or True, got {jit_compile!r}.")
+    jit = bool(jit_compile)
+    # XLA needs static TensorArray sizes: under XLA the row count is part of the trace.
+    key = (method, num_samples, top_k, jit, bool(return_logits), rows if jit else None)
     if key not in model._sample_fns:
         impl = _fast if method == "fast" else _naive
 
@@ -372,12 +409,12 @@ def sample_symbols(
                 temperature,
                 num_samples=num_samples,
                 top_k=top_k,
-                num_rows=rows if jit_all else num_rows_t,  # a tensor: one trace serves every row count
+                num_rows=rows if jit else num_rows_t,  # a tensor: one trace serves every row count
                 record_logits=return_logits,
-                **({"jit_pixels": True} if jit_pixels else {}),
+                **({"in_place": True} if jit and method == "fast" else {}),
             )
 
-        model._sample_fns[key] = tf.function(run, jit_compile=jit_all, autograph=False)
+        model._sample_fns[key] = tf.function(run, jit_compile=jit, autograph=False)
     symbols, out = model._sample_fns[key](
         tf.convert_to_tensor(gray8, tf.int32),
         tf.constant([seed, 0], tf.int32),

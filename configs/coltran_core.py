@@ -32,7 +32,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m.cond_att_v = True  # ref cond_att_v
     m.decoder_loss_weight = 0.99  # paper §4.2 (1 - lambda); ref loss_factor
     m.encoder_loss_weight = 0.01  # paper §4.2: lambda = 0.01; ref encoder_loss_factor
-    m.jit_compile_sampler = True  # ours: XLA for the per-pixel loop, same samples, faster (BENCHMARKS.md)
+    m.jit_compile_sampler = True  # ours: XLA for the sampling loop, same samples, faster (BENCHMARKS.md)
 
     if arg == "tiny":
         shrink_to_tiny(c, num_steps=60)

@@ -29,16 +29,17 @@ def _teacher_forced(model, gray: np.ndarray, symbols: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "cond,method",
-    [(c, "fast") for c in CONDITIONING] + [(CONDITIONING[0], "naive")],
-    ids=["fast-paper", "fast-none", "fast-shift", "fast-scale", "naive-paper"],
+    "cond,method,jit",
+    [(c, "fast", False) for c in CONDITIONING]
+    + [(CONDITIONING[0], "fast", True), (CONDITIONING[0], "naive", False)],
+    ids=["fast-paper", "fast-none", "fast-shift", "fast-scale", "fast-paper-xla", "naive-paper"],
 )
-def test_step_logits_equal_teacher_forced_logits(cond, method):
+def test_step_logits_equal_teacher_forced_logits(cond, method, jit):
     model = make_core(12, **cond)
     gray = _gray(1)
     gray8 = model.gray_levels(gray)
     symbols, max_prob, logits = sample_symbols(
-        model, gray8, num_samples=2, seed=5, method=method, return_logits=True
+        model, gray8, num_samples=2, seed=5, method=method, return_logits=True, jit_compile=jit
     )
     expected = _teacher_forced(model, gray, symbols.numpy())
     np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-4, atol=1e-4)
@@ -138,11 +139,13 @@ def test_bad_sampler_arguments_are_named(core):
         sample_symbols(core, gray8, jit_compile="yes")
 
 
-def test_sampler_cached_row_attention_ignores_unwritten_slots_and_equals_full_masked_attention():
-    """The fast sampler's own cached step (rolling buffer) on garbage-initialised caches: at every pixel
-    it equals the full masked row attention, so nothing beyond the written slots leaks in."""
+@pytest.mark.parametrize("in_place", [False, True], ids=["rolling", "in-place"])
+def test_sampler_cached_row_attention_ignores_unwritten_slots_and_equals_full_masked_attention(in_place):
+    """The fast sampler's own cached step (rolling buffer, or in-place slots as under XLA) on
+    garbage-initialised caches: at every pixel it equals the full masked row attention, so nothing beyond
+    the written slots leaks in."""
     from coltran.attention import AxialAttention
-    from coltran.sampler import _cached_attention, _step_tables
+    from coltran.sampler import _cached_step, _step_tables
 
     b, w, d, heads = 2, 5, 8, 2
     att = AxialAttention(d, heads, axis="row", masked=True, cond_mode="affine")
@@ -156,8 +159,9 @@ def test_sampler_cached_row_attention_ignores_unwritten_slots_and_equals_full_ma
     full = att(x, ctx).numpy()[:, 0]  # [B, W, D]
     garbage = rng.normal(loc=50.0, size=(b * heads, w, d // heads)).astype(np.float32)
     caches = [(tf.constant(garbage), tf.constant(-garbage))]
+    table = _step_tables(att, in_place)
     for p in range(w):
-        hook = _cached_attention(caches, [_step_tables(att)], tf.constant(p), pixel=True)
         pixel_mods = {k: tuple(t[:, 0, p] for t in m) for k, m in mods.items()}
-        step = hook(0, att, tf.constant(x[:, 0, p]), pixel_mods).numpy()
+        qkv = att.project(tf.constant(x[:, 0, p]), pixel_mods)  # each [B, heads, d]
+        step = att.output(_cached_step(caches, 0, table, tf.constant(p), qkv, in_place)).numpy()
         np.testing.assert_allclose(step, full[:, p], rtol=1e-5, atol=1e-5)

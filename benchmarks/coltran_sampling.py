@@ -3,14 +3,17 @@
     python benchmarks/coltran_sampling.py                       # paper + tiny configs, batch 1 and 8
     python benchmarks/coltran_sampling.py --configs=tiny --batch_sizes=1
 
-Random weights (timings do not depend on them). For each config and batch size:
-  * fast sampler (coltran/sampler.py), the full image, without and with XLA on its per-pixel loop
-    (`--jit`), after an untimed one-row call that traces (and compiles);
-  * naive sampler (the authors' scheme, compiled with tf.function like the fast one); at the paper
-    config timed over 1 and `--naive_rows` rows and extrapolated linearly to all 64 rows (every row costs
-    the same: one inner-decoder pass over the row per pixel, one outer-decoder pass over the canvas);
+Random weights (timings do not depend on them). For each config and batch size, in one process:
+  * fast sampler (coltran/sampler.py), the full image, without XLA and with XLA on the whole loop
+    (`--jit`), each timed after an untimed call that traces (and compiles: the XLA compile time is
+    reported apart);
+  * naive sampler (the authors' scheme, compiled with tf.function like the fast one, no XLA); at the
+    paper config timed over 1 and `--naive_rows` rows and extrapolated linearly to all 64 rows (every
+    row costs the same: one inner-decoder pass over the row per pixel, one outer-decoder pass over the
+    canvas); with `--naive_xla` also the naive sampler under XLA, timed the same way;
   * the rows both samplers produced are compared: they must be identical (same random draws).
-Then `--train_steps` RMSprop steps of the paper config at each of `--train_batch_sizes`.
+`--repeats` timings of each and the fastest kept. Then `--train_steps` RMSprop steps of the paper config
+at each of `--train_batch_sizes`.
 """
 
 from __future__ import annotations
@@ -46,7 +49,24 @@ def _model(variant: str) -> ColTranCore:
     return ColTranCore(**kwargs)
 
 
-def bench_sampling(variant: str, batch: int, naive_rows: int | None, jit: bool, repeats: int) -> dict:
+def _naive_seconds(sample, res: int, naive_rows: int | None, jit: bool, repeats: int) -> tuple:
+    """(seconds per batch for all rows, rows timed, symbols of the rows timed)."""
+    if naive_rows is None or naive_rows >= res:
+        sample("naive", jit, None)  # trace (and compile)
+        return _timed(lambda: sample("naive", jit, None), repeats), res, sample("naive", jit, None)[0].numpy()
+    # Every row costs the same (one inner pass over the row per pixel, one outer pass over the canvas):
+    # t(H) = t(1) + (t(k) - t(1)) * (H - 1) / (k - 1); the encoder and fixed costs are in t(1).
+    sample("naive", jit, 1)
+    sample("naive", jit, naive_rows)
+    t1 = _timed(lambda: sample("naive", jit, 1), repeats)
+    tk = _timed(lambda: sample("naive", jit, naive_rows), repeats)
+    symbols = sample("naive", jit, naive_rows)[0].numpy()
+    return t1 + (tk - t1) * (res - 1) / (naive_rows - 1), naive_rows, symbols
+
+
+def bench_sampling(
+    variant: str, batch: int, naive_rows: int | None, jit: bool, naive_xla: bool, repeats: int
+) -> dict:
     model = _model(variant)
     res = model.resolution
     gray8 = tf.constant(np.random.default_rng(batch).integers(0, 256, (batch, res, res)), tf.int32)
@@ -55,38 +75,32 @@ def bench_sampling(variant: str, batch: int, naive_rows: int | None, jit: bool, 
     def sample(method, use_jit=False, rows=None):
         return sample_symbols(model, gray8, seed=1, method=method, jit_compile=use_jit, num_rows=rows)
 
-    # One trace per (method, XLA) serves every row count: warm up on one row.
-    sample("fast", False, 1)
+    sample("fast", False, 1)  # one trace serves every row count without XLA
     row["fast_s"] = _timed(lambda: sample("fast"), repeats)
     fast_symbols = sample("fast")[0].numpy()
     if jit:
         start = time.perf_counter()
-        sample("fast", True, 1)
+        sample("fast", True)  # XLA: the row count is part of the trace; compile + one run
         row["xla_compile_s"] = time.perf_counter() - start
         row["fast_xla_s"] = _timed(lambda: sample("fast", True), repeats)
+        row["xla_compile_s"] -= row["fast_xla_s"]
         row["xla_identical"] = bool(np.array_equal(sample("fast", True)[0].numpy(), fast_symbols))
 
-    sample("naive", False, 1)
-    if naive_rows is None or naive_rows >= res:
-        row["naive_s"] = _timed(lambda: sample("naive"), repeats)
-        naive_symbols = sample("naive")[0].numpy()
-        row["naive_rows_timed"], row["naive_extrapolated"] = res, False
-    else:
-        # Every row costs the same (one inner pass over the row per pixel, one outer pass over the canvas):
-        # t(H) = t(1) + (t(k) - t(1)) * (H - 1) / (k - 1); the encoder and fixed costs are in t(1).
-        t1 = _timed(lambda: sample("naive", False, 1), repeats)
-        tk = _timed(lambda: sample("naive", False, naive_rows), repeats)
-        row["naive_s"] = t1 + (tk - t1) * (res - 1) / (naive_rows - 1)
-        row["naive_row_s"] = (tk - t1) / (naive_rows - 1)
-        naive_symbols = sample("naive", False, naive_rows)[0].numpy()
-        row["naive_rows_timed"], row["naive_extrapolated"] = naive_rows, True
+    naive_s, row["naive_rows_timed"], naive_symbols = _naive_seconds(sample, res, naive_rows, False, repeats)
+    row["naive_s"] = naive_s
+    row["naive_extrapolated"] = row["naive_rows_timed"] < res
     row["identical_rows"] = bool(np.array_equal(naive_symbols, fast_symbols[:, :, : naive_symbols.shape[2]]))
-    for key in ("fast_s", "fast_xla_s", "naive_s"):
+    if naive_xla:
+        row["naive_xla_s"], _, xla_symbols = _naive_seconds(sample, res, naive_rows, True, repeats)
+        row["identical_rows"] &= bool(np.array_equal(xla_symbols, naive_symbols))
+    for key in ("fast_s", "fast_xla_s", "naive_s", "naive_xla_s"):
         if key in row:
             row[key.replace("_s", "_s_per_image")] = row[key] / batch
     row["speedup"] = row["naive_s"] / row["fast_s"]
     if jit:
         row["speedup_xla"] = row["naive_s"] / row["fast_xla_s"]
+        if naive_xla:
+            row["speedup_xla_vs_naive_xla"] = row["naive_xla_s"] / row["fast_xla_s"]
     return row
 
 
@@ -120,10 +134,11 @@ def main() -> None:
     parser.add_argument("--configs", default="paper,tiny", help="comma list of 'paper' and 'tiny'")
     parser.add_argument("--batch_sizes", default="1,8")
     parser.add_argument(
-        "--naive_rows", type=int, default=2, help="rows of the naive sampler timed at paper size"
+        "--naive_rows", type=int, default=3, help="rows of the naive sampler timed at paper size"
     )
     parser.add_argument("--jit", type=int, default=1, help="also time the fast sampler under XLA")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--naive_xla", type=int, default=0, help="also time the naive sampler under XLA")
+    parser.add_argument("--repeats", type=int, default=2, help="timings of each; the fastest is kept")
     parser.add_argument("--train_batch_sizes", default="1", help="'' to skip the training benchmark")
     parser.add_argument("--train_steps", type=int, default=3)
     args = parser.parse_args()
@@ -134,23 +149,29 @@ def main() -> None:
         variant = "" if name == "paper" else name
         for batch in (int(b) for b in args.batch_sizes.split(",")):
             naive_rows = args.naive_rows if variant == "" else None
-            row = bench_sampling(variant, batch, naive_rows, bool(args.jit), args.repeats)
+            jit, naive_xla = bool(args.jit), bool(args.naive_xla)
+            row = bench_sampling(variant, batch, naive_rows, jit, naive_xla, args.repeats)
             print(row, flush=True)
             rows.append(row)
     print(
         "\n| config | batch | naive s/image | fast s/image | speedup | fast+XLA s/image | speedup XLA "
-        "| identical samples |"
+        "| XLA compile s | naive+XLA s/image | fast+XLA vs naive+XLA | identical samples |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 11 + "|")
     for r in rows:
-        naive = f"{r['naive_s_per_image']:.2f}" + (
+        naive = f"{r['naive_s_per_image']:.3g}" + (
             f" (extrapolated from {r['naive_rows_timed']} rows)" if r["naive_extrapolated"] else ""
         )
-        xla = f"{r['fast_xla_s_per_image']:.3f} | {r['speedup_xla']:.0f}x" if "fast_xla_s" in r else "- | -"
+        xla = "- | - | -"
+        if "fast_xla_s" in r:
+            xla = f"{r['fast_xla_s_per_image']:.3f} | {r['speedup_xla']:.1f}x | {r['xla_compile_s']:.1f}"
+        naive_xla = "- | -"
+        if "naive_xla_s" in r:
+            naive_xla = f"{r['naive_xla_s_per_image']:.3g} | {r['speedup_xla_vs_naive_xla']:.1f}x"
         same = "yes" if r["identical_rows"] and r.get("xla_identical", True) else "NO"
         print(
-            f"| {r['config']} | {r['batch']} | {naive} | {r['fast_s_per_image']:.3f} | {r['speedup']:.0f}x "
-            f"| {xla} | {same} |"
+            f"| {r['config']} | {r['batch']} | {naive} | {r['fast_s_per_image']:.3f} | {r['speedup']:.1f}x "
+            f"| {xla} | {naive_xla} | {same} |"
         )
     if args.train_batch_sizes:
         print("\n| config | batch | s/step | steps/s |\n| --- | --- | --- | --- |")

@@ -44,6 +44,8 @@ def split_dot(x: tf.Tensor, blocks: tf.Tensor) -> tf.Tensor:
     by XLA into one dot plus a copy of the weights at every step.)
     """
     parts, width, _ = blocks.shape
+    if parts == 1:
+        return tf.matmul(x, blocks[0])
     x = tf.transpose(tf.reshape(x, [-1, parts, width]), [1, 0, 2])  # [P, M, in / P]
     return tf.reduce_sum(tf.matmul(x, blocks), axis=0)
 
@@ -75,6 +77,8 @@ class PixelDecoder:
         self.heads, self.head_size = model.num_heads, dim // model.num_heads
         self.inner = inner
         self.epsilon = inner.final_norm.epsilon
+        if any(norm.epsilon != self.epsilon for norm in inner.norms):
+            raise ValueError("coltran/pixel_step.py: the inner decoder's norms must share one epsilon.")
         self.layers = []
         for i, (att_norm, att, mlp_norm, mlp) in enumerate(inner.groups):
             qkv = tf.concat([att.q_proj.kernel, att.k_proj.kernel, att.v_proj.kernel], axis=1)  # [D, 3D]

@@ -198,9 +198,10 @@ def _fast(
     top_k: int,
     num_rows: tf.Tensor,
     record_logits: bool = False,
-    in_place: bool = False,
+    xla: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     z = _prepare(model, gray8, num_samples)  # [BN, H, W, D]
+    in_place = xla  # in-place cache writes: only XLA does them without copying the cache
     # A static batch (traced per batch size) makes every reshape of a step static: no shape ops.
     bn, height, width = z.shape[0] or tf.shape(z)[0], z.shape[1], z.shape[2]
     dim, heads = model.hidden_size, model.num_heads
@@ -215,7 +216,9 @@ def _fast(
     inner_ln = tf.nest.map_structure(
         lambda t: None if t is None else tf.reshape(t, [-1, dim]), _ln_modulations(inner, z)
     )
-    pixels = PixelDecoder(model, inner_ln)
+    # Split products pay under XLA (it runs a batched dot's blocks on both cores); outside XLA the
+    # extra ops cost more than they save.
+    pixels = PixelDecoder(model, inner_ln, parts=2 if xla else 1)
     outer_tables = [_step_tables(group[5], in_place) for group in outer.groups]
     inner_tables = [_step_tables(group[1], in_place) for group in inner.groups]
     outer_pos, inner_pos = outer.pos.table(), inner.pos.table()
@@ -411,7 +414,7 @@ def sample_symbols(
                 top_k=top_k,
                 num_rows=rows if jit else num_rows_t,  # a tensor: one trace serves every row count
                 record_logits=return_logits,
-                **({"in_place": True} if jit and method == "fast" else {}),
+                **({"xla": True} if jit and method == "fast" else {}),
             )
 
         model._sample_fns[key] = tf.function(run, jit_compile=jit, autograph=False)

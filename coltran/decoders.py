@@ -9,9 +9,11 @@ whole grayscale through the encoder output z.
 Conditioning (§4.1): cLN everywhere pools z only (pooling the outer context would leak future rows); cAtt
 and cMLP project z in the outer decoder and concat(z, outer context) in the inner decoder.
 
-All blocks are pre-norm residual. Each decoder runs its block stack through one `_body` that takes the
-attention of its masked layers as a function, so the teacher-forced pass and the cached sampling steps
-(`coltran/sampler.py`) share every line except how masked attention reads its keys and values.
+All blocks are pre-norm residual. The outer decoder runs its block stack through one `body` that takes
+the attention of its masked layers as a function, so the teacher-forced pass and the sampler's cached row
+step (`coltran/sampler.py`) share every line except how masked attention reads its keys and values. The
+sampler's inner decoder is rearranged for speed one pixel at a time (`coltran/pixel_step.py`); tests hold
+its logits to the teacher-forced `InnerDecoder` ones.
 """
 
 from __future__ import annotations
@@ -200,14 +202,11 @@ class InnerDecoder(_Decoder):
         h: tf.Tensor,
         ln_mods: list,
         pos_mods: list,
-        row_attention: Callable = _full_attention,
         training: bool = False,
     ) -> tf.Tensor:
         for i, (an, att, mn, mlp) in enumerate(self.groups):
             att_m, mlp_m = pos_mods[i]
-            h = h + self.drop(
-                row_attention(i, att, an(h, modulation=ln_mods[2 * i]), att_m), training=training
-            )
+            h = h + self.drop(att(an(h, modulation=ln_mods[2 * i]), modulation=att_m), training=training)
             h = h + self.drop(mlp(mn(h, modulation=ln_mods[2 * i + 1]), modulation=mlp_m), training=training)
         return self.final_norm(h, modulation=ln_mods[-1])
 

@@ -79,6 +79,8 @@ class PixelDecoder:
         self.epsilon = inner.final_norm.epsilon
         if any(norm.epsilon != self.epsilon for norm in inner.norms):
             raise ValueError("coltran/pixel_step.py: the inner decoder's norms must share one epsilon.")
+        embed = model.pixel_embed.embeddings
+        self.embed = tf.concat([embed, tf.zeros([1, dim])], axis=0)  # [513, D]: row START is 0
         self.layers = []
         for i, (att_norm, att, mlp_norm, mlp) in enumerate(inner.groups):
             qkv = tf.concat([att.q_proj.kernel, att.k_proj.kernel, att.v_proj.kernel], axis=1)  # [D, 3D]
@@ -90,17 +92,15 @@ class PixelDecoder:
                 "outer": (split_kernel(mlp.outer.kernel, parts), mlp.outer.bias),
             }
             if i == 0:
-                layer.update(self._first_layer_tables(model, qkv, layer["att_norm"]))
+                layer.update(self._first_layer_tables(qkv, layer["att_norm"]))
             else:
                 layer["qkv"] = split_kernel(qkv, parts)
             self.layers.append(layer)
         self.final_norm = norm_affine(inner.final_norm, ln_mods[-1])
         self.final = (split_kernel(model.final_dense.kernel, parts), model.final_dense.bias)
 
-    def _first_layer_tables(self, model, qkv: tf.Tensor, gamma_beta: tuple | None) -> dict:
+    def _first_layer_tables(self, qkv: tf.Tensor, gamma_beta: tuple | None) -> dict:
         gamma, beta = gamma_beta if gamma_beta is not None else (None, None)
-        embed = model.pixel_embed.embeddings
-        self.embed = tf.concat([embed, tf.zeros([1, embed.shape[1]])], axis=0)  # [513, D], START -> 0
         if gamma is None:
             gram = qkv[None]  # [1, D, 3D]
         else:

@@ -21,9 +21,10 @@ setup(
     description="Probabilistic image colorization (ColTran, PixColor, PIC) in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["common*", "coltran*", "pixcolor*", "pic*", "configs*", "export*"]),
-    package_data={"common": ["assets/*.txt"]},
+    package_data={"common": ["assets/*.txt", "assets/photos/*.jpg", "assets/photos/*.md"]},
     install_requires=[
         "keras>=3.5",
         "numpy>=1.26",
@@ -40,8 +41,8 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "colorize-train=common.train_main:run",
-            "colorize-demo=common.demo_main:run",
+            "colorize-train=common.cli:train",
+            "colorize-demo=common.cli:demo",
         ]
     },
 )

@@ -4,7 +4,7 @@ Each model in this library predicts colour at a resolution and precision far bel
 the photo's own luminance back at the end. This shows, on real photos, how much of the colour survives
 each model's output space when the true colours are pushed through it:
   PixColor (Guadarrama et al. 2017, fig. 3): YCbCr chroma area-resized to 28 px on the smallest side and
-    quantized to 32 bins per channel;
+    quantized to 32 bins per channel (bins centred on neutral gray, so gray stays gray);
   ColTran (Kumar et al. 2021, sec. 4): the whole image at 64x64 with 3 bits per RGB channel (512 colours);
   CIC (Zhang et al. 2016): Lab ab at a quarter of the resolution, snapped to the nearest of the 313 bins.
 Each is brought back to full size and joined with the original luminance.
@@ -42,7 +42,7 @@ def pixcolor_low_res_chroma(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     ycbcr = color.rgb_to_ycbcr(x)
     small = tf.image.resize(ycbcr[..., 1:], _small_side_size(height, width, PIXCOLOR_CHROMA_SIDE), "area")
-    q = quantize.UniformQuantizer(PIXCOLOR_BINS)
+    q = quantize.NeutralCenteredQuantizer(PIXCOLOR_BINS)
     small = tf.cast(q.decode(q.encode(small)), tf.float32)
     cbcr = tf.image.resize(small, (height, width), "bilinear")
     out = color.ycbcr_to_rgb(tf.concat([ycbcr[..., :1], cbcr], -1))

@@ -1,6 +1,6 @@
 """colorize-demo: shows on real photos how much colour each model's output space keeps.
 
-  colorize-demo --output=out/low_res_chroma.png                 # the photos installed packages ship
+  colorize-demo --output=out/low_res_chroma.png                 # the photos shipped with the package
   colorize-demo --input=a.jpg,b.png --output=out/sheet.png      # your own photos
 
 Writes one contact sheet (a row per photo); a file that cannot be read is reported and skipped.
@@ -11,10 +11,12 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
+
+from common import cli
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("input", [], "Image files; default: the colour photos that installed packages ship.")
+flags.DEFINE_list("input", [], "Image files, comma-separated (default: the photos shipped with the package).")
 flags.DEFINE_string("output", "out/low_res_chroma.png", "Where to write the contact sheet (PNG).")
 flags.DEFINE_integer("max_side", 512, "Photos larger than this are area-downscaled first (speed only).")
 flags.DEFINE_integer("max_photos", 8, "At most this many photos on the sheet.")
@@ -47,8 +49,7 @@ def main(argv: list[str]) -> int:
         photos = bundled_photos()
     photos = photos[: FLAGS.max_photos]
     if not photos:
-        print("error: no readable photo to show", file=sys.stderr)
-        return 1
+        cli.fail("no readable photo to show: pass --input=photo.jpg[,other.png]")
     rows = []
     for name, rgb in photos:
         rows.append(demo.figure_row(_downscale(rgb, FLAGS.max_side)))
@@ -60,7 +61,8 @@ def main(argv: list[str]) -> int:
 
 
 def run() -> None:
-    app.run(main)
+    """`python -m common.demo_main` (the console script colorize-demo goes through common.cli)."""
+    cli.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Quantizers: uniform per-channel bins (PixColor) and ColTran's coarse 3-bit RGB symbols.
 
-PixColor (Guadarrama et al. 2017, §3.2) predicts Cb and Cr each as one of 32 uniform bins over [0, 1]:
-`UniformQuantizer(32)`.
+PixColor (Guadarrama et al. 2017, §3.2) predicts Cb and Cr each as one of 32 bins:
+`NeutralCenteredQuantizer(32)` (bins 8 levels wide centred on 0, 8, ..., 128, ..., 248, so neutral gray is a
+centre); `UniformQuantizer(n)` splits any range into n equal bins.
 
 ColTran (Kumar et al. 2021, §4 and appendix) models 8-bit RGB reduced to 3 bits per channel, i.e. one
 of 512 symbols per pixel. These functions follow the authors' code (google-research `coltran/utils/
@@ -126,3 +127,51 @@ def to_8bit(x: tf.Tensor) -> tf.Tensor:
 def from_8bit(x8: tf.Tensor) -> tf.Tensor:
     """8-bit labels / values (any shape) -> float32 in [0, 1]: x8 / 255; inverse of `to_8bit`."""
     return tf.cast(x8, tf.float32) / 255.0
+
+
+class NeutralCenteredQuantizer:
+    """`num_bins` bins over 8-bit chroma ([0, 1] as value / 255) whose centres include neutral gray, 128.
+
+    Bin k is centred on the 8-bit level k * w with w = 256 / num_bins (32 bins: 0, 8, ..., 128, ..., 248)
+    and spans [k * w - w / 2, k * w + w / 2); values beyond the first / last centre fall into the first / last
+    bin. A uniform split of [0, 1] into 32 bins has no centre at 128 / 255 (its nearest centres are 120 and
+    136 over 255), so pure gray comes back tinted (128 -> RGB (133, 124, 134) through YCbCr); here it comes
+    back exactly. PixColor §3.2: 32 bins each for Cb and Cr (the paper does not say where the bins lie).
+
+    encode(x [...]) -> int32 [...] in [0, num_bins); decode(idx [...]) -> float32 [...] = idx * w / 255.
+    """
+
+    NEUTRAL_8BIT = 128
+
+    def __init__(self, num_bins: int = 32) -> None:
+        valid = isinstance(num_bins, (int, np.integer)) and not isinstance(num_bins, bool)
+        if not valid or not 2 <= num_bins <= 256:
+            raise ValueError(
+                "common/quantize.py: NeutralCenteredQuantizer(num_bins) must be an int in [2, 256], "
+                f"got {num_bins!r}"
+            )
+        if 256 % num_bins or self.NEUTRAL_8BIT % (256 // num_bins):
+            raise ValueError(
+                f"common/quantize.py: NeutralCenteredQuantizer({num_bins}): 128 is a bin centre only when "
+                "num_bins is a power of two"
+            )
+        self.num_bins = int(num_bins)
+        self.step = 256 // self.num_bins  # bin width in 8-bit levels
+        self.centers = (np.arange(self.num_bins) * self.step / 255.0).astype(np.float32)
+        self.neutral_bin = self.NEUTRAL_8BIT // self.step
+
+    def encode(self, x: tf.Tensor) -> tf.Tensor:
+        """Chroma [...] in [0, 1] (float) -> bin indices int32 [...]: the nearest centre (ties go up)."""
+        level = tf.cast(x, tf.float32) * 255.0
+        idx = tf.floor(level / self.step + 0.5)
+        return tf.cast(tf.clip_by_value(idx, 0.0, self.num_bins - 1.0), tf.int32)
+
+    def decode(self, idx: tf.Tensor) -> tf.Tensor:
+        """Bin indices [...] -> float32 centres [...] in [0, 1]."""
+        return tf.cast(idx, tf.float32) * (self.step / 255.0)
+
+    def get_config(self) -> dict:
+        return {"num_bins": self.num_bins}
+
+    def __repr__(self) -> str:
+        return f"NeutralCenteredQuantizer(num_bins={self.num_bins})"

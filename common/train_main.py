@@ -11,11 +11,10 @@ print one line and exit with status 1.
 
 from __future__ import annotations
 
-import sys
-
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
+from common import cli
 from common import train as trainer
 from common.train import inputs
 
@@ -31,7 +30,7 @@ _STRATEGY = flags.DEFINE_enum(
     "default: one device; mirrored: all local GPUs (or --num_cpu_devices); "
     "multi_worker: machines in TF_CONFIG; tpu: Cloud TPU (--tpu).",
 )
-_TPU = flags.DEFINE_string("tpu", "", "TPU name or grpc:// address for --strategy=tpu ('' = this TPU VM).")
+_TPU = flags.DEFINE_string("tpu", "local", "--strategy=tpu: local (this TPU VM), a TPU name or grpc:// URL.")
 _NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical devices.")
 _INIT_CHECKPOINT = flags.DEFINE_string(
     "init_checkpoint",
@@ -47,14 +46,14 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        cli.fail(f"unexpected arguments: {' '.join(argv[1:])} (flags are --name=value; try --help)")
     config, workdir = _CONFIG.value, _WORKDIR.value
     try:
         strategy = trainer.make_strategy(
             _STRATEGY.value, tpu=_TPU.value, num_cpu_devices=_NUM_CPU_DEVICES.value
         )
     except ValueError as e:
-        raise app.UsageError(str(e)) from None
+        cli.fail(str(e))
     logging.info("Strategy %s with %d replicas.", type(strategy).__name__, strategy.num_replicas_in_sync)
     try:
         if _MODE.value == "train":
@@ -87,13 +86,12 @@ def main(argv: list[str]) -> None:
             )
             print(" ".join(f"{k}={v}" for k, v in result.items()))
     except (trainer.TrainError, FileNotFoundError) as e:  # missing checkpoint, data, config clash, NaN
-        print(f"colorize-train: error: {e}", file=sys.stderr)
-        sys.exit(1)
+        cli.fail(str(e))
 
 
 def run() -> None:
-    """Console-script entry point (setup.py: colorize-train)."""
-    app.run(main)
+    """`python -m common.train_main` (the console script colorize-train goes through common.cli)."""
+    cli.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,14 @@ def test_cli_writes_sheet_and_skips_a_bad_file(tmp_path) -> None:
     sheet = np.asarray(Image.open(out))
     assert sheet.ndim == 3 and sheet.shape[1] > 6 * 40  # one row of six tiles
     assert not list(tmp_path.glob(".tmp-*"))  # no half-written file left behind
+
+
+def test_pixcolor_column_keeps_gray_gray() -> None:
+    """A gray photo stays gray through the 32-bin chroma (a uniform split of [0, 1] tints 128 magenta)."""
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    photo = np.repeat(levels[..., None], 3, axis=-1)
+    out = demo.pixcolor_low_res_chroma(photo).astype(int)
+    assert np.abs(out - photo.astype(int)).max() <= 1  # 8-bit rounding of the YCbCr round trip at most
+    assert np.abs(out[..., 0] - out[..., 1]).max() <= 1 and np.abs(out[..., 2] - out[..., 1]).max() <= 1
+    flat = np.full((8, 8, 3), 128, np.uint8)
+    np.testing.assert_array_equal(demo.pixcolor_low_res_chroma(flat), flat)

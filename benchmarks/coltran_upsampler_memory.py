@@ -54,7 +54,7 @@ def _run_pipeline() -> dict:
     core_config.model.resolution = 64
     models = [build_model(c) for c in (core_config, coltran_color_upsampler.get_config(),
                                        coltran_spatial_upsampler.get_config())]
-    image = dict(bundled_photos())["skimage/coffee.png"]
+    image = dict(bundled_photos())["coffee.jpg"]
     start = time.perf_counter()
     out = colorize(image, *models, num_samples=2, seed=0, temperature=1.0)
     seconds = time.perf_counter() - start

@@ -25,7 +25,14 @@ INSTALL_HINT = (
 )
 
 
+# Console script -> module; `python -m <module>` reports errors under the script's name too.
+SCRIPTS = {"colorize-train": "common.train_main", "colorize-demo": "common.demo_main"}
+_prog: list[str] = []  # set by `run`
+
+
 def prog_name() -> str:
+    if _prog:
+        return _prog[0]
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "colorize"
 
 
@@ -104,6 +111,8 @@ def run(main: Callable[[list[str]], int | None], module_name: str) -> None:
 
     quiet_tensorflow()
     _adopt_help(module_name)
+    name = module_name if module_name != "__main__" else getattr(sys.modules["__main__"].__spec__, "name", "")
+    _prog[:] = [next((s for s, m in SCRIPTS.items() if m == name), prog_name())]
     script = sys.modules["__main__"]
     if not getattr(script, "__doc__", None):  # console scripts: show the module's usage text in --help
         script.__doc__ = sys.modules[module_name].__doc__ if module_name in sys.modules else None
@@ -143,5 +152,5 @@ def launcher(module_name: str) -> Callable[[], None]:
     return entry
 
 
-train = launcher("common.train_main")
-demo = launcher("common.demo_main")
+train = launcher(SCRIPTS["colorize-train"])
+demo = launcher(SCRIPTS["colorize-demo"])

@@ -9,15 +9,37 @@ Batch conventions (a `dict[str, tf.Tensor]`, built by the model's `preprocess`):
   every model reads what its own `preprocess` wrote; keys shared by convention are
   "gray":    [B, H, W, 1] float32 luminance in [0, 1] at the model's conditioning resolution,
   "rgb":     [B, H, W, 3] float32 RGB in [0, 1] (the colour target at the model's resolution).
+
+Sampling inputs: `sample_spec()` names every input of `sample` with its dtype, shape and value range:
+"gray" always, plus the model's conditioning inputs (e.g. a colour upsampler's coarse colours), which
+`sample` takes as keyword arguments of the same names and which are required (a model never silently
+conditions on the grayscale alone). An exporter builds its signatures from it; a trainer previewing
+samples passes `{k: batch[k] for k in sample_spec() if k != "gray"}` from a preprocessed batch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import tensorflow as tf
 
 Batch = dict[str, tf.Tensor]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a model's `sample`.
+
+    dtype: "float32" or "int32"; shape: with None for the batch (and any dynamic) dimension;
+    minval, maxval: the closed range of valid values; description: what it is, in one line.
+    """
+
+    dtype: str
+    shape: tuple[int | None, ...]
+    minval: float
+    maxval: float
+    description: str
 
 
 @runtime_checkable
@@ -37,6 +59,11 @@ class ColorizationModel(Protocol):
           Draws `num_samples` colourings per grayscale image [B, H, W, 1]; returns at least
           "rgb": [B, num_samples, H', W', 3] float32 in [0, 1]. `top_k=0` means no truncation;
           `temperature=0` means argmax / mode decoding. The same seed gives the same samples.
+          Conditioning inputs named by `sample_spec()` besides "gray" come as keyword arguments.
+      sample_spec() -> {name: InputSpec}
+          The inputs of `sample` ("gray" first), for exporters and callers that only know the protocol.
+      preprocessor(**model_kwargs) -> Callable[[example, training], Batch]   (classmethod)
+          The model's `preprocess` without building the model (`common.registry.build_preprocess`).
     """
 
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> Batch: ...
@@ -56,3 +83,5 @@ class ColorizationModel(Protocol):
         temperature: float = 1.0,
         top_k: int = 0,
     ) -> dict[str, Any]: ...
+
+    def sample_spec(self) -> dict[str, InputSpec]: ...

@@ -76,13 +76,34 @@ def _check_last_dim3(x: tf.Tensor, name: str) -> None:
         raise ValueError(f"common/quantize.py: {name} expects shape [..., 3], got {x.shape}")
 
 
+def _no_nan(x: tf.Tensor, name: str) -> tf.Tensor:
+    """`x` (as a tensor), with a check that it holds no NaN; cast to int32 a NaN would become -2**31.
+
+    Integer inputs cannot hold NaN and pass unchecked. A float input gets `tf.debugging.Assert`, which
+    raises InvalidArgumentError eagerly, in tf.function and in tf.data: one more read of `x`, 1.1-1.15x
+    the time of the quantizer alone on float32 [64, 256, 256, 3] (benchmarks/quantize_nan_check.py).
+    XLA (jit_compile) drops Assert ops, so there a NaN is not caught.
+    """
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        return x
+    ok = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(tf.math.is_nan(x))),
+        [f"common/quantize.py: {name} got a NaN input (a NaN is not a colour: check what produced it)"],
+    )
+    with tf.control_dependencies([ok]):
+        return tf.identity(x)
+
+
 def to_coarse(x8: tf.Tensor, bits: int = 3) -> tf.Tensor:
     """8-bit values [..., 3] (int or float in [0, 255]) -> int32 coarse levels [..., 3] in [0, 2**bits).
 
     ColTran's `convert_bits(x, n_bits_in=8, n_bits_out=bits)`: truncating division by 2**(8 - bits).
-    Values are clipped to [0, 255] first so a float 255.0 (or a stray 255.4) stays in range.
+    Values are clipped to [0, 255] first so a float 255.0 (or a stray 255.4) stays in range. A NaN is
+    an error (InvalidArgumentError naming this function; see `_no_nan`), not a colour.
     """
     bits = _check_bits(bits, "to_coarse")
+    x8 = _no_nan(x8, "to_coarse")
     x8 = tf.clip_by_value(tf.cast(x8, tf.float32), 0.0, 255.0)
     return tf.cast(tf.floor(x8 / float(2 ** (8 - bits))), tf.int32)
 
@@ -119,8 +140,11 @@ def symbol_to_coarse(s: tf.Tensor, bits: int = 3) -> tf.Tensor:
 
 
 def to_8bit(x: tf.Tensor) -> tf.Tensor:
-    """Float values in [0, 1] (any shape) -> int32 8-bit labels in [0, 256): round(x * 255), clipped."""
-    x = tf.cast(x, tf.float32)
+    """Float values in [0, 1] (any shape) -> int32 8-bit labels in [0, 256): round(x * 255), clipped.
+
+    A NaN is an error (InvalidArgumentError naming this function; see `_no_nan`), not a colour.
+    """
+    x = tf.cast(_no_nan(x, "to_8bit"), tf.float32)
     return tf.cast(tf.clip_by_value(tf.round(x * 255.0), 0.0, 255.0), tf.int32)
 
 

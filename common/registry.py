@@ -6,7 +6,9 @@ and no model registers itself by a side-effect import.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 MODELS: dict[str, str] = {
@@ -27,8 +29,50 @@ def model_class(name: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def _model_kwargs(config: Any) -> dict[str, Any]:
+    return {k: v for k, v in config.model.to_dict().items() if k != "name"}
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to `name` ("" = leave it) within the block, restored after."""
+    if not name:
+        yield
+        return
+    import keras  # here: importing the registry stays light
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def build_model(config: Any) -> Any:
-    """Builds the model named by `config.model.name` from the rest of `config.model`."""
+    """Builds the model named by `config.model.name` from the rest of `config.model`.
+
+    Under `config.train.mixed_precision` ("mixed_bfloat16" / "mixed_float16") its layers are created
+    with that Keras dtype policy (float32 variables, low-precision compute); the global policy is
+    restored afterwards, so nothing else is affected.
+    """
+    from common.train.optim import mixed_precision_policy  # the config check lives with the optimiser
+
+    policy = mixed_precision_policy(config.train) if "train" in config else ""
+    with dtype_policy(policy):
+        return model_class(config.model.name)(**_model_kwargs(config))
+
+
+Preprocess = Callable[[dict, bool], dict]
+
+
+def build_preprocess(config: Any) -> Preprocess:
+    """The `preprocess(example, training) -> batch` of the model named by `config.model`, for tf.data.
+
+    A model class that defines the classmethod `preprocessor(**model_kwargs)` gives it without any
+    model being created (no layers, no weights); otherwise an unbuilt instance's bound `preprocess`.
+    """
     cls = model_class(config.model.name)
-    kwargs = {k: v for k, v in config.model.to_dict().items() if k != "name"}
-    return cls(**kwargs)
+    if callable(getattr(cls, "preprocessor", None)):
+        return cls.preprocessor(**_model_kwargs(config))
+    return build_model(config).preprocess

@@ -8,6 +8,7 @@ evaluator and command line can be tested end to end in seconds. Implements commo
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -16,8 +17,16 @@ import tensorflow as tf
 
 from common.color import rgb_to_gray
 from common.data.preprocess import central_square_crop, resize_area
+from common.protocol import InputSpec
 from common.quantize import to_coarse
 from common.sampling import sample_categorical
+
+
+def _preprocess(example: dict[str, tf.Tensor], training: bool, *, resolution: int) -> dict[str, tf.Tensor]:
+    del training  # deterministic: centre crop, area resize
+    rgb = resize_area(central_square_crop(example["image"]), resolution) / 255.0
+    rgb = tf.ensure_shape(rgb, [resolution, resolution, 3])
+    return {"gray": rgb_to_gray(rgb), "rgb": rgb}
 
 
 @keras.saving.register_keras_serializable(package="colorize")
@@ -51,15 +60,19 @@ class ToyColorizer(keras.Model):
         x = gray * 2.0 - 1.0
         for conv in self.convs:
             x = conv(x)
-        logits = self.head(x)
+        logits = tf.cast(self.head(x), tf.float32)  # softmax and loss in float32 under mixed precision
         shape = tf.shape(logits)
         return tf.reshape(logits, tf.concat([shape[:3], [3, self.levels]], axis=0))
 
+    @classmethod
+    def preprocessor(cls, resolution: int = 16, **model_kwargs: Any):
+        """`preprocess` without a model (common.registry.build_preprocess): only `resolution` matters."""
+        del model_kwargs
+        return functools.partial(_preprocess, resolution=resolution)
+
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
         """{"image": uint8 [H, W, 3]} -> {"gray": [R, R, 1], "rgb": [R, R, 3]} in [0, 1] (deterministic)."""
-        rgb = resize_area(central_square_crop(example["image"]), self.resolution) / 255.0
-        rgb = tf.ensure_shape(rgb, [self.resolution, self.resolution, 3])
-        return {"gray": rgb_to_gray(rgb), "rgb": rgb}
+        return _preprocess(example, training, resolution=self.resolution)
 
     def _labels(self, rgb: tf.Tensor) -> tf.Tensor:
         return to_coarse(tf.round(rgb * 255.0), self.bits)
@@ -93,6 +106,11 @@ class ToyColorizer(keras.Model):
         width = 256.0 / self.levels
         rgb = (tf.cast(coarse, tf.float32) + 0.5) * width / 255.0
         return {"rgb": tf.clip_by_value(rgb, 0.0, 1.0), "coarse": coarse}
+
+    def sample_spec(self) -> dict[str, InputSpec]:
+        """The input of `sample`: the grayscale only (common/protocol.py)."""
+        r = self.resolution
+        return {"gray": InputSpec("float32", (None, r, r, 1), 0.0, 1.0, "luma in [0, 1]")}
 
     def get_config(self) -> dict:
         return {

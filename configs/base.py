@@ -19,7 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.name = ""
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "tfds"  # "tfds" | "folder" | "bundled"
+    c.data.source = "tfds"  # "tfds" | "folder" | "bundled" (the package's 4 photos) | "system_photos"
     c.data.tfds_name = "imagenet2012"
     c.data.data_dir = ""  # TFDS data_dir; "" = TFDS default
     c.data.folder = ""  # root of a folder of images when source == "folder"
@@ -29,7 +29,15 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.colorness_threshold = -1.0  # < 0 disables the near-grayscale filter
 
     c.train = ml_collections.ConfigDict()
-    c.train.batch_size = 8  # global batch, split over replicas by the trainer
+    # The global batch of one OPTIMISER step: split over the replicas, and on each replica into
+    # grad_accum_steps micro-batches whose gradients are summed before the one update (so the paper's
+    # global batch is kept on fewer / smaller devices). Must divide by replicas * grad_accum_steps.
+    c.train.batch_size = 8
+    c.train.grad_accum_steps = 1  # micro-batches per optimiser step (1 = no accumulation)
+    # "" (float32) | "mixed_bfloat16" (TPUs, CPUs with AMX) | "mixed_float16" (GPUs; dynamic loss scaling).
+    # Variables, EMA, checkpoints, logits and losses stay float32, so checkpoints are interchangeable; the
+    # policy applies wherever the model is built from this config (override with "" to evaluate in float32).
+    c.train.mixed_precision = ""
     c.train.num_steps = 1000
     c.train.steps_per_call = 1  # training steps inside one tf.function call
     c.train.optimizer = "adam"  # "adam" | "rmsprop"

@@ -25,6 +25,8 @@ from common.data.sources import (
     folder_source,
     list_image_files,
     slice_split,
+    system_photos,
+    system_photos_source,
     tfds_source,
 )
 
@@ -52,6 +54,8 @@ __all__ = [
     "slice_split",
     "smallest_side_size",
     "split_seed",
+    "system_photos",
+    "system_photos_source",
     "tfds_source",
     "to_float01",
     "to_gray",

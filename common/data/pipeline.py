@@ -1,4 +1,4 @@
-"""`build_dataset`: source -> shard -> colorness filter -> shuffle/repeat -> preprocess -> batch -> prefetch.
+"""`build_dataset`: source (shard, shuffle, repeat, skip, decode) -> colorness filter -> preprocess -> batch.
 
 The trainer calls it once per input pipeline (inside `strategy.distribute_datasets_from_function`,
 passing the `tf.distribute.InputContext` and the per-replica batch from
@@ -7,6 +7,7 @@ passing the `tf.distribute.InputContext` and the per-replica batch from
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import ml_collections
@@ -15,7 +16,7 @@ import tensorflow as tf
 from common.data import sources
 from common.data.preprocess import is_colorful
 
-SOURCES = ("tfds", "folder", "bundled")
+SOURCES = ("tfds", "folder", "bundled", "system_photos")
 PreprocessFn = Callable[[dict[str, tf.Tensor], bool], dict[str, tf.Tensor]]
 
 
@@ -34,20 +35,40 @@ def make_source(
     seed: int = 0,
     num_shards: int = 1,
     shard_index: int = 0,
+    repeat: bool = False,
+    skip: int = 0,
 ) -> tf.data.Dataset:
-    """The unbatched examples {"image": uint8 [H, W, 3], "name": string} chosen by `data_cfg.source`."""
-    kwargs = dict(shuffle_files=shuffle_files, seed=seed, num_shards=num_shards, shard_index=shard_index)
+    """The unbatched examples {"image": uint8 [H, W, 3], "name": string} chosen by `data_cfg.source`.
+
+    `repeat` / `skip`: an endless stream that starts at record `skip` of this shard, with nothing before
+    it decoded (sources.py). For TFDS, a training stream (`shuffle_files`) is also shuffled in a buffer
+    of `data_cfg.shuffle_buffer` encoded records. `~` in data.folder and data.data_dir is expanded.
+    """
+    kwargs = dict(
+        shuffle_files=shuffle_files,
+        seed=seed,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        repeat=repeat,
+        skip=skip,
+    )
     if data_cfg.source == "tfds":
-        return sources.tfds_source(data_cfg.tfds_name, split, data_dir=data_cfg.data_dir, **kwargs)
+        buffer = data_cfg.shuffle_buffer if shuffle_files else 0
+        data_dir = os.path.expanduser(data_cfg.data_dir) if data_cfg.data_dir else ""
+        return sources.tfds_source(
+            data_cfg.tfds_name, split, data_dir=data_dir, shuffle_buffer=buffer, **kwargs
+        )
     if data_cfg.source == "folder":
         if not data_cfg.folder:
             raise ValueError(
                 "data.source is 'folder' but data.folder is empty; set it to a directory of images"
             )
-        return sources.folder_source(data_cfg.folder, split, **kwargs)
+        return sources.folder_source(os.path.expanduser(data_cfg.folder), split, **kwargs)
     if data_cfg.source == "bundled":
         return sources.bundled_source(split, **kwargs)
-    raise ValueError(f"data.source {data_cfg.source!r} is not one of {SOURCES}")
+    if data_cfg.source == "system_photos":
+        return sources.system_photos_source(split, **kwargs)
+    raise ValueError(f"config data.source {data_cfg.source!r} is not one of {', '.join(SOURCES)}")
 
 
 def build_dataset(
@@ -59,6 +80,7 @@ def build_dataset(
     training: bool,
     seed: int = 0,
     input_context: tf.distribute.InputContext | None = None,
+    skip_examples: int = 0,
 ) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of `preprocess_fn` outputs (dicts of [batch_size, ...] tensors).
 
@@ -77,17 +99,31 @@ def build_dataset(
         split). Without it, the whole split.
 
     Examples with colorness(image) < data_cfg.colorness_threshold are dropped when the threshold is >= 0
-    (PixColor: 0.05), in training and evaluation alike, before shuffling.
+    (PixColor: 0.05), in training and evaluation alike, after decoding (TFDS: after the shuffle buffer of
+    encoded records; the other sources shuffle file indices).
 
-    Resuming: either save the iterator with `tf.train.Checkpoint(iterator=it)` (exact; for TFDS that
-    stores the shuffle buffer of decoded images, for folder/bundled only file indices), or rebuild with
-    the same seed and `.skip(batches_done)` (the same continuation, at the cost of re-reading).
+    Resuming: `skip_examples` = the examples this pipeline's earlier steps consumed (steps x its replicas
+    x per-replica batch). They are dropped at the record level, before decoding, so the cost does not
+    grow with the step (sources.py): the stream then equals the uninterrupted one from that point,
+    including the per-example seeds, as long as no record was dropped (unreadable file, colorness
+    filter) among the skipped ones; each such record shifts the resumed stream by one example.
+    (Iterator checkpointing was the alternative: it would store TFDS's shuffle buffer of images in
+    every checkpoint, and a non-chief worker's checkpoint is not kept.)
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     num_shards, shard_index = shard_info(input_context)
+    if skip_examples < 0:
+        raise ValueError(f"skip_examples must be >= 0, got {skip_examples}")
     ds = make_source(
-        data_cfg, split, shuffle_files=training, seed=seed, num_shards=num_shards, shard_index=shard_index
+        data_cfg,
+        split,
+        shuffle_files=training,
+        seed=seed,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        repeat=training,  # endless, reshuffled per epoch, before decoding (sources.py)
+        skip=skip_examples,
     )
 
     threshold = float(data_cfg.colorness_threshold)
@@ -98,12 +134,6 @@ def build_dataset(
 
         ds = ds.filter(colorful)
 
-    if training:
-        # Folder and bundled sources already shuffle their whole file list before decoding.
-        if data_cfg.source == "tfds" and data_cfg.shuffle_buffer > 1:
-            ds = ds.shuffle(data_cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.repeat()
-
     base_seed = tf.constant([seed, shard_index], tf.int64)
 
     def add_seed(index: tf.Tensor, ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -112,7 +142,8 @@ def build_dataset(
     def preprocess(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return preprocess_fn(ex, training)
 
-    ds = ds.enumerate().map(add_seed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.enumerate(start=skip_examples)
+    ds = ds.map(add_seed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(
         batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from common.color import rgb_to_gray, rgb_to_ycbcr
+from common.color import rgb_to_gray
 
 Size = int | Sequence[int]
 # Chroma centre of JPEG full-range YCbCr on the [0, 1] scale (common/color.py): grays have Cb = Cr = this.
@@ -136,8 +136,14 @@ def colorness(image: tf.Tensor) -> tf.Tensor:
     c = 128/255 the chroma of gray. Pure red scores about 0.52; a gray image scores exactly 0.
     `image`: [H, W, 3] (or [..., 3]) uint8, or float in [0, 1].
     """
-    ycbcr = rgb_to_ycbcr(to_float01(image))
-    chroma = ycbcr[..., 1:] - _CHROMA_CENTRE
+    rgb = to_float01(image)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # Cb - c and Cr - c of common.color.rgb_to_ycbcr's JPEG matrix, written on differences from G (each
+    # row's coefficients sum to 0), so a gray pixel gives exactly 0 whatever the rounding of a matmul;
+    # clipped like rgb_to_ycbcr clips Cb and Cr to [0, 1].
+    cb = 0.5 * (b - g) - 0.168735892 * (r - g)
+    cr = 0.5 * (r - g) - 0.081312411 * (b - g)
+    chroma = tf.clip_by_value(tf.stack([cb, cr], axis=-1), -_CHROMA_CENTRE, 1.0 - _CHROMA_CENTRE)
     return tf.reduce_mean(tf.sqrt(tf.reduce_sum(tf.square(chroma), axis=-1)))
 
 

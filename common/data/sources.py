@@ -1,4 +1,4 @@
-"""Where images come from: TFDS datasets, a folder of image files, and photos shipped by installed packages.
+"""Where images come from: TFDS datasets, a folder of image files, the package's photos, the system's photos.
 
 Every source yields examples {"image": uint8 [H, W, 3], "name": string} (RGB, any size), which is what a
 model's `preprocess(example, training)` receives (common/protocol.py).
@@ -7,111 +7,59 @@ model's `preprocess(example, training)` receives (common/protocol.py).
                                      under `data_dir` (nothing is downloaded at run time).
   folder_source(root, split, ...)    every jpg/jpeg/png/webp/bmp/tif/tiff under `root` (recursive, sorted),
                                      decoded with Pillow; unreadable files are logged by name and skipped.
-  bundled_source(split, ...)         `bundled_photos()`: scikit-image's colour photos plus any wallpapers
-                                     under /usr/share/backgrounds and /usr/share/wallpapers.
+  bundled_source(split, ...)         `photos.bundled_photos()`: the package's four colour photos (fixed).
+  system_photos_source(split, ...)   `photos.system_photos()`: scikit-image's photos and wallpapers
+                                     (opt-in; depends on the machine).
 
 Sharding (`num_shards`, `shard_index`) splits the examples into disjoint shards that together cover the
-split: by example for TFDS (`tfds.even_splits`), by file index before any decoding for the folder.
-`split` for folder and bundled sources is the whole pool of images, optionally sliced like TFDS:
+split: by example for TFDS (`tfds.even_splits`), by file index before any decoding for the others.
+`split` for folder and photo sources is the whole pool of images, optionally sliced like TFDS:
 "train" (all), "train[:90%]", "train[-10:]", "test[100:200]" (the name before the bracket is ignored).
+
+Training streams (`repeat=True`) and their start position (`skip`, in records of this shard): resuming
+at step s must not decode what steps 0..s-1 consumed. Every source therefore drops the first `skip`
+records BEFORE decoding: the folder and photo sources order their file indices per epoch by a stateless
+permutation of (seed, epoch), so the start epoch and offset come by arithmetic (nothing before them is
+read: the cost does not grow with the step); TFDS shuffles the still-encoded records
+(`tfds.decode.SkipDecoding`), skips, then decodes, so the consumed records are read as bytes but not
+decoded (TFRecord files allow no random access; that I/O is the one cost left that grows with the step).
+A record that yields no example (an unreadable file) shifts a resumed stream by one example from the
+uninterrupted one; with every record readable, the two are identical.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-# scikit-image's colour photographs, shipped inside the package (no download).
-SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
-WALLPAPER_DIRS = ("/usr/share/backgrounds", "/usr/share/wallpapers")
-_WALLPAPER_MIN_SIDE = 256  # smaller files there are icons / previews, not photographs
+from common.data import photos as photo_sets
+from common.data.decode import (
+    IMAGE_EXTENSIONS,
+    ImageDecodeError,
+    _warn_once,
+    decode_image_file,
+    list_image_files,
+)
+from common.data.photos import BUNDLED_PHOTOS, WALLPAPER_DIRS, bundled_photos, system_photos
 
-_reported_lock = threading.Lock()
-_reported: set[str] = set()  # bad files already warned about (warn once per process, not every epoch)
-
-
-class ImageDecodeError(ValueError):
-    """A file that is not a decodable image; the message says which file and why."""
-
-
-# ----------------------------------------------------------------------------------------------- decoding
-def _to_uint8_rgb(img: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> uint8 [H, W, 3].
-
-    16-bit and 32-bit integer grayscale are scaled by 255/65535 (rounded), so 65535 -> 255 (Pillow's own
-    `convert("L")` clips them instead). Float ("F") images are read as [0, 1]. Transparent images (RGBA,
-    LA, PA, palette with a transparent colour) are composited on white. CMYK, YCbCr, Lab, HSV and 1-bit go
-    through Pillow's conversion. 16-bit RGB files arrive from Pillow already as 8-bit RGB (high byte).
-    """
-    mode = img.mode
-    if mode.startswith("I;16") or mode == "I":
-        x = np.asarray(img).astype(np.int64)
-        gray = np.clip((x * 255 + 32767) // 65535, 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    if mode == "F":
-        x = np.asarray(img, dtype=np.float32)
-        gray = np.clip(np.round(np.nan_to_num(x) * 255.0), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=-1)
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
-    if mode == "L":
-        return np.repeat(np.asarray(img, dtype=np.uint8)[..., None], 3, axis=-1)
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
-
-
-def decode_image_file(path: str) -> np.ndarray:
-    """Decodes one image file to uint8 [H, W, 3] RGB with its EXIF orientation applied.
-
-    Raises ImageDecodeError("<path>: <why>") for an empty, truncated, corrupt or non-image file.
-    """
-    try:
-        if os.path.getsize(path) == 0:
-            raise ImageDecodeError(f"{path}: empty file (0 bytes)")
-        with Image.open(path) as img:
-            img.load()  # decode now, so a truncated file fails here and not later
-            img = ImageOps.exif_transpose(img)
-            rgb = _to_uint8_rgb(img)
-    except ImageDecodeError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageDecodeError(f"{path}: not a recognised image format") from None
-    except Exception as e:  # Pillow raises many kinds; each means one bad file
-        raise ImageDecodeError(f"{path}: {type(e).__name__}: {e}") from None
-    if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageDecodeError(f"{path}: decoded to an empty image of shape {rgb.shape}")
-    return rgb
-
-
-def _warn_once(message: str) -> None:
-    with _reported_lock:
-        if message in _reported:
-            return
-        _reported.add(message)
-    logging.warning("Skipping unreadable image %s", message)
-
-
-def list_image_files(root: str) -> list[str]:
-    """All image files under `root` (recursive), as paths relative to `root` with "/", sorted."""
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"data.folder {root!r} is not a directory")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for f in filenames:
-            if f.lower().endswith(IMAGE_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/"))
-    return sorted(found)
-
+__all__ = [
+    "BUNDLED_PHOTOS",
+    "IMAGE_EXTENSIONS",
+    "ImageDecodeError",
+    "bundled_photos",
+    "bundled_source",
+    "decode_image_file",
+    "folder_source",
+    "list_image_files",
+    "slice_split",
+    "system_photos",
+    "system_photos_source",
+    "tfds_source",
+]
 
 # ------------------------------------------------------------------------------------------------ splits
 _SLICE_RE = re.compile(r"^[^\[\]]*(?:\[\s*(-?\d+%?)?\s*:\s*(-?\d+%?)?\s*\])?$")
@@ -152,12 +100,17 @@ def tfds_source(
     seed: int = 0,
     num_shards: int = 1,
     shard_index: int = 0,
+    shuffle_buffer: int = 0,
+    repeat: bool = False,
+    skip: int = 0,
 ) -> tf.data.Dataset:
     """A prepared TFDS image dataset as {"image": uint8 [H, W, 3], "name": string}.
 
     Grayscale datasets ([H, W, 1]) are tiled to 3 channels. "name" is the dataset's "file_name" feature
     when it has one (imagenet2012), else "<name>/<split>/<shard>". Never downloads: a dataset that is not
     prepared under `data_dir` raises FileNotFoundError saying how to prepare it.
+    Records are read encoded: shuffled in a buffer of `shuffle_buffer` encoded records (> 1; seeded,
+    reshuffled each epoch), repeated when `repeat`, the first `skip` dropped, and only then decoded.
     """
     import tensorflow_datasets as tfds  # heavy import, only when this source is used
 
@@ -166,13 +119,15 @@ def tfds_source(
     read_split = tfds.even_splits(split, n=num_shards)[shard_index] if num_shards > 1 else split
     read_config = tfds.ReadConfig(shuffle_seed=seed, add_tfds_id=False)
     try:
-        ds = tfds.load(
+        ds, info = tfds.load(
             name,
             split=read_split,
             data_dir=data_dir or None,
             download=False,
             shuffle_files=shuffle_files,
             read_config=read_config,
+            decoders={"image": tfds.decode.SkipDecoding()},
+            with_info=True,
         )
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(f"data.tfds_name {name!r} is not a TFDS dataset name") from None
@@ -187,9 +142,16 @@ def tfds_source(
     if not isinstance(spec, dict) or "image" not in spec:
         raise ValueError(f"TFDS dataset {name!r} has no 'image' feature (features: {spec})")
     fallback_name = f"{name}/{split}/{shard_index}"
+    image_feature = info.features["image"]
+    if shuffle_buffer > 1:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if skip:
+        ds = ds.skip(skip)
 
     def to_example(ex: dict) -> dict[str, tf.Tensor]:
-        image = ex["image"]
+        image = image_feature.decode_example(ex["image"])
         if image.shape.rank != 3:
             raise ValueError(f"TFDS dataset {name!r}: 'image' has rank {image.shape.rank}, expected 3")
         channels = image.shape[-1]
@@ -209,13 +171,38 @@ def tfds_source(
 
 
 # ------------------------------------------------------------------------------------------------ folder
-def _indexed_source(names: Sequence[str], load, *, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """Examples 0..len(names)-1, decoded by `load(i) -> uint8 [H, W, 3] | None` (None = skip)."""
+def _index_stream(n: int, *, shuffle: bool, seed: int, repeat: bool, skip: int) -> tf.data.Dataset:
+    """int64 indices into n records; the first `skip` dropped with nothing decoded (module docstring).
+
+    Without `repeat`: one pass, in order or (shuffle) in a seeded order that changes each time the dataset
+    is iterated again. With `repeat`: epoch e in order or permuted by the stateless seed (seed, e),
+    forever; the start epoch skip // n is reached by arithmetic, the offset skip % n by skipping ints.
+    """
+    if not repeat:
+        ds = tf.data.Dataset.range(n)
+        if shuffle:
+            # The whole index list, so shuffling is exact and costs nothing (nothing decoded yet).
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        return ds.skip(skip) if skip else ds
+    first_epoch, offset = divmod(int(skip), n)
+
+    def epoch(e: tf.Tensor) -> tf.data.Dataset:
+        indices = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            indices = tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([int(seed), e]))
+        return tf.data.Dataset.from_tensor_slices(indices)
+
+    ds = tf.data.Dataset.counter(first_epoch).flat_map(epoch)
+    return ds.skip(offset) if offset else ds
+
+
+def _indexed_source(
+    names: Sequence[str], load, *, shuffle: bool, seed: int, repeat: bool = False, skip: int = 0
+) -> tf.data.Dataset:
+    """Examples from indices into `names` (`_index_stream`), decoded by `load(i) -> uint8 [H, W, 3] | None`
+    (None = skip the record)."""
     names_t = tf.constant(list(names), tf.string)
-    ds = tf.data.Dataset.range(len(names))
-    if shuffle:
-        # The whole index list, so shuffling is exact and costs nothing (nothing decoded yet).
-        ds = ds.shuffle(len(names), seed=seed, reshuffle_each_iteration=True)
+    ds = _index_stream(len(names), shuffle=shuffle, seed=seed, repeat=repeat, skip=skip)
 
     def load_np(i: np.int64) -> np.ndarray:
         image = load(int(i))
@@ -237,6 +224,8 @@ def folder_source(
     seed: int = 0,
     num_shards: int = 1,
     shard_index: int = 0,
+    repeat: bool = False,
+    skip: int = 0,
 ) -> tf.data.Dataset:
     """Every image file under `root` as {"image": uint8 [H, W, 3], "name": path relative to root}.
 
@@ -244,6 +233,7 @@ def folder_source(
     `shard_index` of `num_shards` takes files shard_index, shard_index + num_shards, ... before any
     decoding. With `shuffle_files` the shard's file order is reshuffled every epoch (the same sequence of
     orders for the same seed). Bad files are logged (one absl warning: path and reason) and skipped.
+    `repeat` and `skip`: an endless stream starting at record `skip` (module docstring).
     """
     files = list_image_files(root)
     if not files:
@@ -262,88 +252,30 @@ def folder_source(
             _warn_once(str(e))
             return None
 
-    return _indexed_source(shard, load, shuffle=shuffle_files, seed=seed)
+    return _indexed_source(shard, load, shuffle=shuffle_files, seed=seed, repeat=repeat, skip=skip)
 
 
-# ----------------------------------------------------------------------------------------------- bundled
-def _skimage_photos() -> list[tuple[str, np.ndarray]]:
-    try:
-        import skimage.data
-    except ImportError:
-        logging.warning("scikit-image is not installed: no bundled skimage photos")
-        return []
-    data_dir = os.path.dirname(skimage.data.__file__)
-    photos = []
-    for fname in SKIMAGE_PHOTOS:
-        path = os.path.join(data_dir, fname)
-        try:
-            photos.append((f"skimage/{fname}", decode_image_file(path)))
-        except (ImageDecodeError, FileNotFoundError) as e:
-            _warn_once(str(e))
-    return photos
-
-
-_RESOLUTION_NAME = re.compile(r"^(\d+)x(\d+)\.\w+$")
-
-
-def _one_resolution_per_folder(files: list[str], max_pixels: int) -> list[str]:
-    """KDE Plasma ships each wallpaper as <name>/contents/images/<W>x<H>.<ext> in many sizes: keep one.
-
-    Per folder, of the files named <W>x<H>.<ext> keep the largest with W*H <= max_pixels (else the
-    smallest); other files are all kept.
-    """
-    by_folder: dict[str, list[tuple[int, str]]] = {}
-    kept = []
-    for rel in files:
-        m = _RESOLUTION_NAME.match(os.path.basename(rel))
-        if m:
-            by_folder.setdefault(os.path.dirname(rel), []).append((int(m.group(1)) * int(m.group(2)), rel))
-        else:
-            kept.append(rel)
-    for sizes in by_folder.values():
-        fitting = [x for x in sizes if x[0] <= max_pixels]
-        kept.append(max(fitting)[1] if fitting else min(sizes)[1])
-    return sorted(kept)
-
-
-def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Antialiased downscale so the long side is at most max_side (aspect ratio kept)."""
-    h, w = image.shape[:2]
-    if max(h, w) <= max_side:
-        return image
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS), dtype=np.uint8)
-
-
-def _wallpapers(dirs: Sequence[str], max_side: int) -> list[tuple[str, np.ndarray]]:
-    photos = []
-    for d in dirs:
-        if not os.path.isdir(d):
-            continue
-        for rel in _one_resolution_per_folder(list_image_files(d), max_pixels=1920 * 1200):
-            try:
-                image = decode_image_file(os.path.join(d, rel))
-            except ImageDecodeError as e:
-                _warn_once(str(e))
-                continue
-            if min(image.shape[:2]) >= _WALLPAPER_MIN_SIDE:
-                photos.append((f"{os.path.basename(d)}/{rel}", _shrink(image, max_side)))
-    return photos
-
-
-def bundled_photos(
-    wallpaper_dirs: Sequence[str] = WALLPAPER_DIRS, max_side: int = 1024
-) -> list[tuple[str, np.ndarray]]:
-    """Real colour photos that installed packages ship: (name, uint8 [H, W, 3]), in a fixed order.
-
-    scikit-image's astronaut, chelsea, coffee, rocket and motorcycle_left (read from its package folder,
-    never downloaded; at most 741 px), then every image at least 256 px on its short side under
-    `wallpaper_dirs` (Debian's mate-backgrounds, lomiri-wallpapers, plasma-workspace-wallpapers install
-    there), sorted, one size per multi-resolution Plasma wallpaper, shrunk (antialiased) so the long side
-    is at most `max_side` to bound memory. Every call decodes them again.
-    """
-    return _skimage_photos() + _wallpapers(wallpaper_dirs, max_side)
+# -------------------------------------------------------------------------------------------- photo sets
+def _photo_source(
+    photos: list[tuple[str, np.ndarray]],
+    what: str,
+    split: str,
+    *,
+    shuffle_files: bool,
+    seed: int,
+    num_shards: int,
+    shard_index: int,
+    repeat: bool,
+    skip: int,
+) -> tf.data.Dataset:
+    selected = photos[slice_split(split, len(photos))]
+    shard = _shard(selected, num_shards, shard_index)
+    if not shard:
+        raise ValueError(f"split {split!r}, shard {shard_index} of {num_shards} selects no {what} photo")
+    names = [n for n, _ in shard]
+    return _indexed_source(
+        names, lambda i: shard[i][1], shuffle=shuffle_files, seed=seed, repeat=repeat, skip=skip
+    )
 
 
 def bundled_source(
@@ -353,15 +285,50 @@ def bundled_source(
     seed: int = 0,
     num_shards: int = 1,
     shard_index: int = 0,
+    repeat: bool = False,
+    skip: int = 0,
+) -> tf.data.Dataset:
+    """`bundled_photos()` (the package's four colour photos) as {"image": uint8 [H, W, 3], "name": string}."""
+    return _photo_source(
+        bundled_photos(),
+        "bundled",
+        split,
+        shuffle_files=shuffle_files,
+        seed=seed,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        repeat=repeat,
+        skip=skip,
+    )
+
+
+def system_photos_source(
+    split: str = "train",
+    *,
+    shuffle_files: bool = False,
+    seed: int = 0,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    repeat: bool = False,
+    skip: int = 0,
     wallpaper_dirs: Sequence[str] = WALLPAPER_DIRS,
     max_side: int = 1024,
 ) -> tf.data.Dataset:
-    """`bundled_photos()` as a tf.data source of {"image": uint8 [H, W, 3], "name": string}."""
-    photos = bundled_photos(wallpaper_dirs, max_side)
-    if not photos:
-        raise FileNotFoundError("no bundled photos found (install scikit-image)")
-    selected = photos[slice_split(split, len(photos))]
-    shard = _shard(selected, num_shards, shard_index)
-    if not shard:
-        raise ValueError(f"split {split!r}, shard {shard_index} of {num_shards} selects no bundled photo")
-    return _indexed_source([n for n, _ in shard], lambda i: shard[i][1], shuffle=shuffle_files, seed=seed)
+    """`system_photos()` (scikit-image's and the wallpapers this machine has) as a tf.data source."""
+    found = photo_sets.system_photos(wallpaper_dirs, max_side)
+    if not found:
+        raise FileNotFoundError(
+            "data.source 'system_photos' found no photo (install scikit-image or a wallpaper package such as "
+            "mate-backgrounds; data.source 'bundled' needs neither)"
+        )
+    return _photo_source(
+        found,
+        "system",
+        split,
+        shuffle_files=shuffle_files,
+        seed=seed,
+        num_shards=num_shards,
+        shard_index=shard_index,
+        repeat=repeat,
+        skip=skip,
+    )

@@ -6,11 +6,18 @@
     evaluate(config, workdir, dataset_fn=eval_fn, strategy=strategy)
 
 Modules: strategy (choosing it), loop (training), evaluate, optim (optimisers, schedules), ema,
-checkpoint (finding / restoring loudly), summaries (metrics log, progress, TensorBoard), config_io,
+checkpoint (keyed by variable path; finding, writing, restoring loudly), preemption (all workers
+save and stop on SIGTERM), summaries (metrics log, progress, TensorBoard), config_io,
 inputs (dataset functions from a config), state (model + optimiser + EMA under a strategy).
 """
 
-from common.train.checkpoint import latest_checkpoint, load_model_weights, resolve_checkpoint
+from common.train.checkpoint import (
+    latest_checkpoint,
+    load_model_weights,
+    named_variables,
+    resolve_checkpoint,
+    save_model_checkpoint,
+)
 from common.train.config_io import load_config, write_config
 from common.train.ema import ExponentialMovingAverage
 from common.train.errors import CheckpointError, ConfigError, DivergedError, TrainError
@@ -39,7 +46,9 @@ __all__ = [
     "load_model_weights",
     "make_optimizer",
     "make_strategy",
+    "named_variables",
     "resolve_checkpoint",
+    "save_model_checkpoint",
     "split_cpu",
     "train",
     "write_config",

@@ -1,4 +1,8 @@
-"""Configs: loading `configs/<model>.py[:variant]` and recording the resolved config in a run's workdir."""
+"""Configs: loading `configs/<model>.py[:variant]` and recording the resolved config in a run's workdir.
+
+The workdir is read and written through `tf.io.gfile`, so it may be local, gs://, s3:// (with the plugin)
+or ram:// alike.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 from typing import Any
 
 import ml_collections
+import tensorflow as tf
 
 from common.train.errors import ConfigError
 
@@ -36,22 +41,21 @@ def config_to_dict(config: Any) -> dict:
 
 
 def write_config(workdir: str, config: Any) -> str:
-    """Writes the resolved config to <workdir>/config.json; returns the path."""
-    os.makedirs(workdir, exist_ok=True)
+    """Writes the resolved config to <workdir>/config.json (write, then rename); returns the path."""
+    tf.io.gfile.makedirs(workdir)
     path = os.path.join(workdir, CONFIG_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(config_to_dict(config), f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        f.write(json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n")
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
     return path
 
 
 def check_workdir_config(workdir: str, config: Any) -> None:
     """A workdir belongs to one model: resuming it with another model section is a ConfigError."""
     path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return
-    with open(path) as f:
+    with tf.io.gfile.GFile(path) as f:
         saved = json.load(f).get("model", {})
     current = config_to_dict(config)["model"]
     if saved != current:

@@ -19,8 +19,8 @@ def _tf_variable(v):
 
 
 class ExponentialMovingAverage:
-    """Shadow copies of `variables`, created under the current strategy's scope; `trackable` is what a
-    tf.train.Checkpoint saves (the shadows, in variable order).
+    """Shadow copies of `variables`, created under the current strategy's scope. Checkpoints store each
+    shadow under its variable's name (`ema/<path>`, common/train/checkpoint.py).
 
     Args:
       variables: the model's trainable variables (Keras 3 or tf.Variables), already built.
@@ -41,8 +41,6 @@ class ExponentialMovingAverage:
             )
             for i, t in enumerate(self._targets)
         ]
-        # Saved as ema/shadows/0, 1, ... in model-variable order.
-        self.trackable = tf.train.Checkpoint(shadows=self.shadows)
         self.reset()
 
     def reset(self) -> None:

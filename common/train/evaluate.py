@@ -38,14 +38,16 @@ def evaluate(
       checkpoint: a prefix, run or checkpoints folder; "" = the latest checkpoint in `workdir`. A missing
         or unmatched checkpoint raises CheckpointError.
       split_name: names the result file <workdir>/eval/<split_name>_step<N>.json and the TensorBoard tag.
-      use_ema: evaluate the EMA weights when the config keeps an EMA (the paper numbers use them).
+      use_ema: evaluate the EMA weights when the config keeps an EMA (the paper numbers use them) and
+        the checkpoint has them (a weights-only one from `save_model_checkpoint` has not).
     Returns:
       {"loss": ..., <metric>: ..., "num_examples": n, "step": checkpoint step}.
     """
     strategy = strategy or tf.distribute.get_strategy()
     state = build_state(config, strategy, element_spec(dataset_fn, strategy), with_optimizer=False)
     path = ckpt_lib.resolve_checkpoint(checkpoint or workdir)
-    ckpt_lib.restore(state.checkpoint, path, num_model_variables=len(state.model.variables), partial=True)
+    restored = ckpt_lib.restore(path, state.sections, optional=(ckpt_lib.EMA_KEY,))
+    ema = state.ema if use_ema and ckpt_lib.EMA_KEY in restored else None
     step = ckpt_lib.checkpoint_step(path)
     names = ["loss"] + state.metric_names
     model = state.model
@@ -69,7 +71,7 @@ def evaluate(
 
     totals = np.zeros(len(names) + 1, np.float64)
     limit = config.eval.num_batches or None
-    with maybe_averaged(state.ema if use_ema else None):
+    with maybe_averaged(ema):
         for i, batch in enumerate(strategy.distribute_datasets_from_function(dataset_fn)):
             if limit is not None and i >= limit:
                 break
@@ -88,12 +90,10 @@ def evaluate(
     )
     if is_chief(strategy):
         out_dir = os.path.join(workdir, "eval")
-        os.makedirs(out_dir, exist_ok=True)
+        tf.io.gfile.makedirs(out_dir)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", split_name)
-        with open(os.path.join(out_dir, f"{safe}_step{step}.json"), "w") as f:
-            json.dump(
-                {**result, "checkpoint": path, "ema": bool(use_ema and state.ema is not None)}, f, indent=2
-            )
+        with tf.io.gfile.GFile(os.path.join(out_dir, f"{safe}_step{step}.json"), "w") as f:
+            json.dump({**result, "checkpoint": path, "ema": ema is not None}, f, indent=2)
         writer = tf.summary.create_file_writer(out_dir)
         summaries.write_scalars(writer, step, {f"{safe}/{k}": result[k] for k in names})
         writer.close()

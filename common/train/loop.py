@@ -1,41 +1,47 @@
 """The custom training loop: any registered model, any strategy, several steps per `tf.function` call.
 
-Per replica: loss = sum of the model's per-example losses / global batch size, so the gradients that
-Keras sums over replicas are those of the mean over the global batch (TF Model Garden's convention).
-Gradient clipping (if configured) uses the global norm of the summed gradient, then each replica's part
-is scaled by the same factor. The EMA of the weights is updated after every step.
+Per replica: loss = sum of the model's per-example losses / global batch size (TF Model Garden's
+convention), over `train.grad_accum_steps` micro-batches whose gradients are summed locally; then ONE
+all-reduce (SUM) over replicas gives the gradient of the mean over the global batch. Clipping (if
+configured) uses the global norm of that summed gradient; the optimiser applies it without aggregating
+again (common/train/optim.py), and the EMA of the weights moves once per optimiser step.
 
 Resume: a run restarted in the same workdir restores its latest checkpoint (model, optimiser, EMA; the
-step is the optimiser's iteration count) and skips the batches already consumed, so with a
-deterministic `dataset_fn` the data order and the losses from there on equal an uninterrupted run's.
-(The alternative, checkpointing the tf.data iterator, would store whole shuffle buffers and is not
-supported by every strategy; skipping re-reads the consumed input once, which costs input time only.)
+step is the optimiser's iteration count) and continues the data where it stopped: a dataset function of
+ours (common/train/inputs.py) starts its stream at that step without decoding what was consumed (file
+indices are skipped arithmetically; see common/data/pipeline.py), a plain `fn(input_context)` is skipped
+with `ds.skip` (which re-reads and re-preprocesses the consumed input). With a deterministic pipeline the
+losses from there on equal an uninterrupted run's.
 
-Stops: after `num_steps`, or on SIGTERM / SIGINT (saves first), or when the loss is NaN / Inf
-(`DivergedError`, nothing saved: the last periodic checkpoint stays the newest).
+Stops: after `num_steps`, or on SIGTERM / SIGINT to any worker (every worker saves at the same step,
+then `train` returns; common/train/preemption.py), or when the loss is NaN / Inf (`DivergedError`,
+nothing saved: the last periodic checkpoint stays the newest).
+
+The workdir is read and written only through `tf.io.gfile` (local, gs://, ram://, ...).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import shutil
-import signal
-import threading
-from collections.abc import Iterator
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from common.train import checkpoint as ckpt_lib
-from common.train import summaries
+from common.train import preemption, summaries
 from common.train.config_io import check_workdir_config, write_config
 from common.train.ema import maybe_averaged
 from common.train.errors import ConfigError, DivergedError
-from common.train.optim import global_norm_clip_factor, learning_rate_schedule
+from common.train.optim import (
+    aggregates_gradients,
+    global_norm_clip_factor,
+    grad_accum_steps,
+    learning_rate_schedule,
+)
 from common.train.state import DatasetFn, TrainState, build_state, element_spec
 from common.train.strategy import is_chief, task_info
 
@@ -48,41 +54,108 @@ class TrainResult:
 
 
 def _skipping(dataset_fn: DatasetFn, start_step: int) -> DatasetFn:
-    """`dataset_fn` with the batches of the first `start_step` steps skipped (one per local replica)."""
+    """`dataset_fn` positioned after the data of the first `start_step` optimiser steps.
+
+    A dataset function of ours (anything with `starting_at(step)`, e.g. common.train.inputs
+    .make_dataset_fn) starts there itself, dropping records before they are decoded, so resuming costs
+    the same at any step (common/data/sources.py says why and when it is exact). A plain user
+    `fn(input_context)` gets `ds.skip` of the consumed batches (one per local replica and step): its
+    whole pipeline runs again over everything consumed, O(start_step).
+    """
+    if not start_step:
+        return dataset_fn
+    starting_at = getattr(dataset_fn, "starting_at", None)
+    if callable(starting_at):
+        return starting_at(start_step)
 
     def fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        ds = dataset_fn(context)
         per_step = context.num_replicas_in_sync // context.num_input_pipelines
-        return ds.skip(start_step * per_step) if start_step else ds
+        return dataset_fn(context).skip(start_step * per_step)
 
     return fn
 
 
 def _steps_function(state: TrainState, strategy: tf.distribute.Strategy, config: Any):
-    """A tf.function (iterator, n) -> float32 [n, 1 + M]: per step the loss and the M metrics."""
-    model, optimizer, ema = state.model, state.optimizer, state.ema
-    global_batch = config.train.batch_size
-    num_replicas = strategy.num_replicas_in_sync
-    clip_norm = float(config.train.grad_clip_norm)
-    names = state.metric_names
+    """A tf.function (iterator, n) -> float32 [n, 1 + M]: per optimiser step the loss and the M metrics.
 
-    def replica_step(batch):
+    One optimiser step takes one element of the iterator: per replica, batch_size / replicas examples,
+    split into `train.grad_accum_steps` micro-batches run one after another (a while loop with one
+    iteration in flight, so only one micro-batch's activations live at a time). Their gradients of
+    sum(per-example loss) / batch_size are summed locally, then summed over replicas by the step's only
+    all-reduce: the gradient of the mean loss over the global batch, exactly as one batch k times as
+    large. That sum is clipped by its global norm and applied by an optimiser that does not all-reduce
+    again (optim.make_optimizer); the EMA moves once per optimiser step. mixed_float16: the loss is
+    scaled before differentiation, the clipping threshold is compared with the unscaled norm and the
+    LossScaleOptimizer unscales (and skips overflowed steps). Losses and metrics are reported in float32.
+    """
+    model, optimizer, ema = state.model, state.optimizer, state.ema
+    tc = config.train
+    global_batch = tc.batch_size
+    num_replicas = strategy.num_replicas_in_sync
+    accum = grad_accum_steps(tc)
+    if global_batch % (num_replicas * accum):
+        raise ConfigError(
+            f"config train.batch_size={global_batch} is not divisible by {num_replicas} replicas x "
+            f"train.grad_accum_steps={accum}"
+        )
+    if aggregates_gradients(optimizer):
+        raise ConfigError("the optimiser must come from common.train.optim.make_optimizer (one all-reduce)")
+    clip_norm = float(tc.grad_clip_norm)
+    loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    names = state.metric_names
+    variables = model.trainable_variables
+
+    def micro_step(batch):
+        """Dense gradients (None: no path to the loss) and the [1 + M] share of loss and metrics."""
         with tf.GradientTape() as tape:
             loss, metrics = model.compute_loss(batch, training=True)
-            scaled = tf.reduce_sum(loss) / global_batch
+            if loss.dtype != tf.float32:  # seen while tracing; the model should cast its logits
+                logging.log_first_n(
+                    logging.WARNING,
+                    "%s computes its per-example loss in %s: cast the logits to float32 before the softmax.",
+                    1,
+                    type(model).__name__,
+                    loss.dtype.name,
+                )
+            scaled = tf.reduce_sum(tf.cast(loss, tf.float32)) / global_batch
             if model.losses:  # weight regularisers and add_loss terms, once over all replicas
-                scaled += tf.add_n(model.losses) / num_replicas
-        variables = model.trainable_variables
-        grads = tape.gradient(scaled, variables)
+                scaled += tf.cast(tf.add_n(model.losses), tf.float32) / (num_replicas * accum)
+            target = optimizer.scale_loss(scaled) if loss_scaled else scaled
+        grads = tape.gradient(target, variables)
+        row = [scaled] + [tf.reduce_sum(tf.cast(metrics[k], tf.float32)) / global_batch for k in names]
+        return [None if g is None else tf.convert_to_tensor(g) for g in grads], tf.stack(row)
+
+    def accumulated(batch):
+        if accum == 1:
+            return micro_step(batch)
+        size = tf.shape(tf.nest.flatten(batch)[0])[0] // accum
+        missing = set()  # filled while the body is traced
+
+        def body(i, sums, rows):
+            grads, row = micro_step(tf.nest.map_structure(lambda x: x[i * size : (i + 1) * size], batch))
+            missing.update(j for j, g in enumerate(grads) if g is None)
+            return i + 1, [s if g is None else s + g for s, g in zip(sums, grads, strict=True)], rows + row
+
+        init = (tf.constant(0), [tf.zeros(v.shape, v.dtype) for v in variables], tf.zeros([1 + len(names)]))
+        _, sums, rows = tf.while_loop(lambda i, *_: i < accum, body, init, parallel_iterations=1)
+        return [None if j in missing else s for j, s in enumerate(sums)], rows
+
+    def replica_step(batch):
+        grads, row = accumulated(batch)
+        present = [j for j, g in enumerate(grads) if g is not None]
+        summed = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, [grads[j] for j in present]
+        )
         if clip_norm > 0:
-            present = [g for g in grads if g is not None]
-            summed = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
-            factor = global_norm_clip_factor(tf.linalg.global_norm(summed), clip_norm)
-            grads = [None if g is None else g * factor for g in grads]
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
+            norm = tf.linalg.global_norm(summed)
+            if loss_scaled:
+                norm = norm / tf.cast(optimizer.dynamic_scale, tf.float32)
+            factor = global_norm_clip_factor(norm, clip_norm)
+            summed = [g * factor for g in summed]
+        optimizer.apply_gradients(list(zip(summed, [variables[j] for j in present], strict=True)))
         if ema is not None:
             ema.update()
-        return tf.stack([scaled] + [tf.reduce_sum(metrics[k]) / global_batch for k in names])
+        return row
 
     @tf.function
     def train_steps(iterator, num_steps):
@@ -93,27 +166,6 @@ def _steps_function(state: TrainState, strategy: tf.distribute.Strategy, config:
         return rows.stack()
 
     return train_steps
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM / SIGINT (first one only) while training, so the loop can save and stop."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum, frame):
-        logging.warning("Received signal %d: saving a checkpoint and stopping after this call.", signum)
-        stop.set()
-        signal.signal(signum, previous[signum])  # a second signal acts as usual
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _next_boundary(step: int, every: int) -> int:
@@ -157,7 +209,7 @@ def train(
             f"{strategy.num_replicas_in_sync} replicas"
         )
     chief = is_chief(strategy)
-    os.makedirs(workdir, exist_ok=True)
+    tf.io.gfile.makedirs(workdir)
     check_workdir_config(workdir, config)
     if chief:
         write_config(workdir, config)
@@ -165,7 +217,7 @@ def train(
     state = build_state(config, strategy, element_spec(dataset_fn, strategy))
     latest = ckpt_lib.latest_checkpoint(workdir)
     if latest:
-        ckpt_lib.restore(state.checkpoint, latest, num_model_variables=len(state.model.variables))
+        ckpt_lib.restore(latest, state.sections, optimizer=state.optimizer)
         logging.info("Resumed from checkpoint %s at step %d.", latest, state.step)
     elif init_checkpoint:
         source = ckpt_lib.load_model_weights(state.model, init_checkpoint)
@@ -184,12 +236,22 @@ def train(
     # copy is kept.
     scratch = os.path.join(workdir, "tmp_{}_{}".format(*task_info(strategy)))
 
+    last_save = [start, latest]  # a step is saved once, though a stop may come right at a checkpoint
+
     def save(step: int) -> str | None:
+        if step == last_save[0]:
+            return last_save[1]
+        if log is not None:
+            log.flush()
         if chief:
-            return manager.save(checkpoint_number=step)
-        state.checkpoint.write(os.path.join(scratch, "ckpt"))
-        shutil.rmtree(scratch, ignore_errors=True)
-        return None
+            path = manager.save(checkpoint_number=step)
+        else:
+            state.checkpoint.write(os.path.join(scratch, "ckpt"))
+            if tf.io.gfile.exists(scratch):
+                tf.io.gfile.rmtree(scratch)
+            path = None
+        last_save[:] = [step, path]
+        return path
 
     iterator = iter(strategy.distribute_datasets_from_function(_skipping(dataset_fn, start)))
     train_steps = _steps_function(state, strategy, config)
@@ -200,8 +262,8 @@ def train(
     progress = summaries.Progress(start, tc.num_steps)
     step, saved_at, window = start, latest, []
     try:
-        with _stop_on_signals() as stop:
-            while step < tc.num_steps and not stop.is_set():
+        with preemption.watch(strategy, manager, save) as guard:
+            while step < tc.num_steps:
                 end = min(
                     tc.num_steps,
                     step + max(1, tc.steps_per_call),
@@ -209,7 +271,10 @@ def train(
                     _next_boundary(step, tc.log_every),
                     _next_boundary(step, tc.image_summary_every),
                 )
-                values = train_steps(iterator, tf.constant(end - step)).numpy()
+                values = guard.run(step, train_steps, iterator, tf.constant(end - step))
+                if values is None:  # a signal: every worker saved at `step`
+                    break
+                values = values.numpy()
                 lrs = np.broadcast_to(np.asarray(schedule(np.arange(step, end)), np.float64), (end - step,))
                 bad = np.flatnonzero(~np.isfinite(values[:, 0]))
                 rows = [
@@ -240,8 +305,8 @@ def train(
                     _write_samples(state, preview_batch, writer, step, seed=tc.seed)
                 if _at(step, tc.checkpoint_every) or step == tc.num_steps:
                     saved_at = save(step) or saved_at
-            if stop.is_set() and step < tc.num_steps:
-                saved_at = save(step) or saved_at
+            if guard.stopped:
+                saved_at = guard.saved or saved_at
                 logging.info("Stopped at step %d; checkpoint %s saved.", step, saved_at)
     finally:
         if log is not None:

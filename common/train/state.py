@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from common import registry
-from common.train.checkpoint import MODEL_KEY, model_trackable
+from common.train.checkpoint import EMA_KEY, MODEL_KEY, OPTIMIZER_KEY, ema_shadows_by_name, named_variables
 from common.train.ema import ExponentialMovingAverage
 from common.train.optim import make_optimizer
 
@@ -19,14 +19,15 @@ DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 
 @dataclasses.dataclass
 class TrainState:
-    """Everything a checkpoint holds. `checkpoint` tracks the model's variables, the optimizer (if any)
-    and the EMA shadows (if any)."""
+    """Everything a checkpoint holds. `sections` maps "model" (and "ema" when the config keeps one) to
+    {variable path: variable}; `checkpoint` (for saving) tracks those and the optimizer (if any)."""
 
     model: keras.Model
     optimizer: keras.optimizers.Optimizer | None
     ema: ExponentialMovingAverage | None
     checkpoint: tf.train.Checkpoint
     metric_names: list[str]
+    sections: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def step(self) -> int:
@@ -86,23 +87,25 @@ def build_state(
             if config.train.ema_decay
             else None
         )
-    tracked = {MODEL_KEY: model_trackable(model)}
-    if optimizer is not None:
-        tracked["optimizer"] = optimizer
+    sections = {MODEL_KEY: named_variables(model)}
     if ema is not None:
-        tracked["ema"] = ema.trackable
-    return TrainState(model, optimizer, ema, tf.train.Checkpoint(**tracked), sorted(metrics))
+        sections[EMA_KEY] = ema_shadows_by_name(model, ema.shadows)
+    tracked: dict[str, Any] = {k: dict(v) for k, v in sections.items()}
+    if optimizer is not None:
+        tracked[OPTIMIZER_KEY] = optimizer
+    return TrainState(model, optimizer, ema, tf.train.Checkpoint(**tracked), sorted(metrics), sections)
 
 
 def load_for_inference(config: Any, checkpoint: str, *, use_ema: bool = True) -> keras.Model:
     """The model of `config` with the weights of `checkpoint` (a ckpt-N prefix, a run's workdir or its
     checkpoints folder): the EMA weights when the config keeps an EMA and `use_ema`, else the raw ones.
-    For sampling, export and demos. Missing / unmatched checkpoint -> CheckpointError."""
+    For sampling, export and demos. A checkpoint without EMA (one written by `save_model_checkpoint`
+    without `ema_values`) gives the raw weights. Missing / unmatched checkpoint -> CheckpointError."""
     from common.train.checkpoint import resolve_checkpoint, restore
 
     state = build_state(config, tf.distribute.get_strategy(), with_optimizer=False)
     path = resolve_checkpoint(checkpoint)
-    restore(state.checkpoint, path, num_model_variables=len(state.model.variables), partial=True)
-    if use_ema and state.ema is not None:
+    restored = restore(path, state.sections, optional=(EMA_KEY,))
+    if use_ema and EMA_KEY in restored:
         state.ema.swap()  # the model now holds the averages (the shadows hold the raw weights)
     return state.model

@@ -4,7 +4,8 @@
 "mirrored"      synchronous data parallelism over every local GPU, or over the logical CPU devices made
                 by `num_cpu_devices` (a way to test multi-replica code on a laptop).
 "multi_worker"  `MultiWorkerMirroredStrategy` over the machines listed in the `TF_CONFIG` variable.
-"tpu"           `TPUStrategy` on a Cloud TPU (`tpu`: its name or grpc address; "" = the local TPU VM).
+"tpu"           `TPUStrategy` on a Cloud TPU (`tpu`: "local" = the TPU VM this runs on, TF's resolver's
+                name for it; or a TPU's name or grpc:// address, e.g. a TPU node seen from another VM).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+LOCAL_TPU = "local"  # TPUClusterResolver(tpu="local"): the TPU attached to this VM
 
 
 def split_cpu(num_devices: int) -> None:
@@ -36,7 +38,7 @@ def split_cpu(num_devices: int) -> None:
 
 
 def make_strategy(
-    name: str = "default", *, tpu: str = "", num_cpu_devices: int = 0
+    name: str = "default", *, tpu: str = LOCAL_TPU, num_cpu_devices: int = 0
 ) -> tf.distribute.Strategy:
     """The strategy called `name` (one of `STRATEGIES`); `num_cpu_devices` > 1 splits the CPU first."""
     if name not in STRATEGIES:
@@ -57,7 +59,7 @@ def make_strategy(
                 '"task": {"type": "worker", "index": 0}}'
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or LOCAL_TPU)
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
     return tf.distribute.TPUStrategy(resolver)

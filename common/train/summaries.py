@@ -3,6 +3,9 @@
 <workdir>/metrics.jsonl  one JSON line per training step {"step", "time", "loss", <metrics>, "learning_rate"},
                          flushed at once; on resume, lines after the restored step are dropped, so the file
                          always reads like one uninterrupted run.
+Both through `tf.io.gfile`: the workdir may be local, gs:// or ram://. (A bucket object cannot be appended
+to in place: each flush uploads the whole file, so on a "scheme://" path the log is flushed at most every
+`REMOTE_FLUSH_SECONDS` and whenever the trainer saves a checkpoint, not after every line.)
 <workdir>/train/, eval/  TensorBoard event files (scalars every `log_every` steps, sample images every
                          `image_summary_every` steps).
 """
@@ -10,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 
@@ -19,14 +21,15 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 METRICS_FILE = "metrics.jsonl"
+REMOTE_FLUSH_SECONDS = 60.0
 
 
 def read_metrics_log(path: str) -> list[dict]:
     """Every complete line of a metrics log (a line cut short by a killed process is ignored)."""
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return []
     rows = []
-    with open(path) as f:
+    with tf.io.gfile.GFile(path) as f:
         for line in f:
             try:
                 rows.append(json.loads(line))
@@ -40,16 +43,23 @@ class MetricsLog:
 
     def __init__(self, path: str, keep_until_step: int) -> None:
         kept = [r for r in read_metrics_log(path) if r.get("step", 0) <= keep_until_step]
-        with open(path + ".tmp", "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in kept)
-        os.replace(path + ".tmp", path)
-        self._file = open(path, "a")
+        with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in kept))
+        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+        self._file = tf.io.gfile.GFile(path, "a")
+        self._remote = "://" in path
+        self._flushed_at = time.monotonic()
 
     def write(self, step: int, values: Mapping[str, float]) -> None:
         row = {"step": int(step), "time": round(time.time(), 3)}
         row.update({k: float(v) for k, v in values.items()})
         self._file.write(json.dumps(row) + "\n")
+        if not self._remote or time.monotonic() - self._flushed_at > REMOTE_FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
         self._file.flush()
+        self._flushed_at = time.monotonic()
 
     def close(self) -> None:
         self._file.close()

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from common.data import build_dataset, preprocess
+from common.data import build_dataset, preprocess, sources
 from configs.base import base_config
 
 NUM_COLOUR, NUM_GRAY = 7, 3
@@ -185,10 +185,10 @@ def test_bundled_source_eval():
     cfg = base_config().data
     cfg.source = "bundled"
     cfg.colorness_threshold = 0.05  # real photos are colourful: none dropped
-    ds = build_dataset(cfg, split="train[:5]", preprocess_fn=model_preprocess, batch_size=5, training=False)
+    ds = build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=5, training=False)
     (batch,) = list(ds.as_numpy_iterator())
-    assert batch["rgb"].shape == (5, 4, 4, 3)
-    assert [n.decode() for n in batch["name"]][0] == "skimage/astronaut.png"
+    assert batch["rgb"].shape == (4, 4, 4, 3)  # exactly the package's four colour photos
+    assert [n.decode() for n in batch["name"]] == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg"]
 
 
 def test_config_errors(image_dir):
@@ -226,3 +226,90 @@ def test_training_resumes_from_a_checkpointed_iterator(image_dir, tmp_path):
     replay = take(build().skip(4), 3)
     for want, got in zip(expected, replay, strict=True):
         np.testing.assert_array_equal(got["rgb"], want["rgb"])
+
+
+def _counting_decodes(monkeypatch) -> list[int]:
+    """Counts the folder source's file decodes (the expensive part a resume must not repeat)."""
+    calls = []
+    decode = sources.decode_image_file
+
+    def counting(path: str):
+        calls.append(1)
+        return decode(path)
+
+    monkeypatch.setattr(sources, "decode_image_file", counting)
+    return calls
+
+
+def test_skip_examples_continues_the_stream_without_decoding_the_skipped(image_dir, monkeypatch):
+    cfg = folder_cfg(image_dir)
+
+    def build(skip: int) -> tf.data.Dataset:
+        return build_dataset(
+            cfg,
+            split="train",
+            preprocess_fn=model_preprocess,
+            batch_size=3,
+            training=True,
+            seed=5,
+            skip_examples=skip,
+        )
+
+    full = take(build(0), 40)  # 120 examples: 12 epochs of the 10 files
+    for skip_batches in (1, 4, 37):  # within the first epoch, past it, many epochs on
+        resumed = take(build(3 * skip_batches), 3)
+        for want, got in zip(full[skip_batches : skip_batches + 3], resumed, strict=True):
+            np.testing.assert_array_equal(got["name"], want["name"])
+            np.testing.assert_array_equal(got["seed"], want["seed"])
+            np.testing.assert_array_equal(got["rgb"], want["rgb"])  # same random crops and flips
+    calls = _counting_decodes(monkeypatch)
+    take(build(30_000), 2)  # 3,000 epochs in
+    assert 0 < len(calls) < 200, len(calls)  # what the 2 batches (and prefetching) need, not 30,000
+
+
+def test_tfds_skip_examples_continues_the_stream(tmp_path):
+    cfg = base_config().data
+    cfg.tfds_name, cfg.data_dir, cfg.shuffle_buffer = "cifar10", str(tmp_path), 4
+
+    def build(skip: int) -> list[dict]:
+        return take(
+            build_dataset(
+                cfg,
+                split="train",
+                preprocess_fn=model_preprocess,
+                batch_size=2,
+                training=True,
+                seed=1,
+                skip_examples=skip,
+            ),
+            4,
+        )
+
+    with tfds.testing.mock_data(num_examples=5):
+        full = build(0) + build(8)
+        resumed = build(6)
+    for want, got in zip(full[3:7], resumed, strict=True):
+        np.testing.assert_array_equal(got["seed"], want["seed"])
+        np.testing.assert_array_equal(got["rgb"], want["rgb"])
+
+
+def test_tilde_in_folder_and_data_dir_is_the_home_directory(image_dir, monkeypatch, tmp_path):
+    home = tmp_path / "home"
+    os.makedirs(home)
+    os.symlink(image_dir, home / "photos")
+    monkeypatch.setenv("HOME", str(home))
+    cfg = folder_cfg("~/photos")
+    ds = build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=20, training=False)
+    assert sorted(names_of(ds)) == all_names(image_dir)
+    seen = {}
+
+    def fake_tfds_source(name, split, *, data_dir, **kwargs):
+        seen["data_dir"] = data_dir
+        raise FileNotFoundError("stop here")
+
+    monkeypatch.setattr(sources, "tfds_source", fake_tfds_source)
+    cfg = base_config().data
+    cfg.data_dir = "~/tensorflow_datasets"
+    with pytest.raises(FileNotFoundError, match="stop here"):
+        build_dataset(cfg, split="train", preprocess_fn=model_preprocess, batch_size=2, training=True)
+    assert seen["data_dir"] == str(home / "tensorflow_datasets")

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from common.data import sources
+from common.data import decode, photos, sources
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (6, 8, 3)).astype(np.uint8)
@@ -145,7 +145,7 @@ def _run(ds: tf.data.Dataset) -> list[dict]:
 
 
 def test_folder_source_yields_every_good_file_and_logs_each_bad_one(image_dir, caplog):
-    sources._reported.clear()
+    decode._reported.clear()
     with caplog.at_level(logging.WARNING):
         examples = _run(sources.folder_source(image_dir))
     names = [ex["name"].decode() for ex in examples]
@@ -260,23 +260,44 @@ def test_tfds_missing_dataset_is_a_clear_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- bundled
-def test_bundled_photos_are_real_colour_photos():
-    photos = sources.bundled_photos()
-    names = [n for n, _ in photos]
-    for fname in sources.SKIMAGE_PHOTOS:
-        assert f"skimage/{fname}" in names
-    for name, image in photos:
+def test_bundled_photos_are_the_packages_four_colour_photos():
+    found = photos.bundled_photos()
+    assert [n for n, _ in found] == ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg"]
+    for name, image in found:
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3, name
-        assert min(image.shape[:2]) >= 256, name
         # Colour: the channels really differ, and there are many distinct values (a photo, not a chart).
         assert np.abs(image[..., 0].astype(int) - image[..., 2]).mean() > 5, name
         assert len(np.unique(image[..., 1])) > 100, name
-    by_name = dict(photos)
-    assert by_name["skimage/astronaut.png"].shape == (512, 512, 3)
-    assert by_name["skimage/chelsea.png"].shape == (300, 451, 3)
+    shapes = {n: im.shape for n, im in found}
+    assert shapes == {
+        "astronaut.jpg": (512, 512, 3),
+        "chelsea.jpg": (300, 451, 3),
+        "coffee.jpg": (400, 600, 3),
+        "rocket.jpg": (427, 640, 3),
+    }
+    # The committed files, whatever the machine has installed: mean R, G, B of each (a JPEG decoder may
+    # round a few pixels differently, hence the tolerance).
+    means = np.array([im.reshape(-1, 3).mean(0) for _, im in found])
+    want = [[141.56, 105.79, 96.48], [147.71, 111.43, 86.81], [158.51, 85.81, 51.55], [52.26, 61.28, 82.31]]
+    np.testing.assert_allclose(means, want, atol=0.05)
 
 
-def test_bundled_photos_reads_wallpaper_dirs(tmp_path, caplog):
+def test_bundled_photos_do_not_depend_on_system_photos(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("bundled photos must not read scikit-image or wallpapers")
+
+    monkeypatch.setattr(photos, "_skimage_photos", fail)
+    monkeypatch.setattr(photos, "_wallpapers", fail)
+    assert len(photos.bundled_photos()) == 4
+    assert len(_run(sources.bundled_source("train"))) == 4
+
+
+def test_system_photos_hold_skimage_photos():
+    names = [n for n, _ in photos.system_photos(wallpaper_dirs=[])]
+    assert names == [f"skimage/{f}" for f in photos.SKIMAGE_PHOTOS]
+
+
+def test_system_photos_read_wallpaper_dirs(tmp_path, caplog):
     wall = tmp_path / "wallpapers"
     images = wall / "Plasma" / "contents" / "images"
     os.makedirs(images)
@@ -291,24 +312,44 @@ def test_bundled_photos_reads_wallpaper_dirs(tmp_path, caplog):
     (images / "640x480.png").write_bytes(b"")  # would be logged as bad if it were read
     (images / "5120x2880.png").write_bytes(b"")
     with caplog.at_level(logging.WARNING):
-        photos = sources.bundled_photos(wallpaper_dirs=[str(wall), str(tmp_path / "absent")], max_side=512)
+        found = photos.system_photos(wallpaper_dirs=[str(wall), str(tmp_path / "absent")], max_side=512)
     assert not [r for r in caplog.records if str(wall) in r.getMessage()]
-    names = [n for n, _ in photos]
-    assert names[len(sources.SKIMAGE_PHOTOS) :] == [
+    names = [n for n, _ in found]
+    assert names[len(photos.SKIMAGE_PHOTOS) :] == [
         "wallpapers/Plasma/contents/images/1920x1080.png",
         "wallpapers/theme/big.png",
     ]
-    np.testing.assert_array_equal(photos[-1][1], big)  # within max_side: untouched
-    shrunk = photos[-2][1]
+    np.testing.assert_array_equal(found[-1][1], big)  # within max_side: untouched
+    shrunk = found[-2][1]
     assert shrunk.shape == (256, 512, 3)  # long side shrunk to max_side, aspect ratio kept
     np.testing.assert_array_equal(shrunk[..., 1], 200)
 
 
 def test_bundled_source_matches_bundled_photos():
-    photos = sources.bundled_photos(wallpaper_dirs=[])
-    examples = _run(sources.bundled_source("train", wallpaper_dirs=[]))
-    assert [ex["name"].decode() for ex in examples] == [n for n, _ in photos]
-    for ex, (_, image) in zip(examples, photos, strict=True):
+    found = photos.bundled_photos()
+    examples = _run(sources.bundled_source("train"))
+    assert [ex["name"].decode() for ex in examples] == [n for n, _ in found]
+    for ex, (_, image) in zip(examples, found, strict=True):
         np.testing.assert_array_equal(ex["image"], image)
-    shard = _run(sources.bundled_source("train", num_shards=2, shard_index=1, wallpaper_dirs=[]))
-    assert [ex["name"].decode() for ex in shard] == [n for n, _ in photos[1::2]]
+    shard = _run(sources.bundled_source("train", num_shards=2, shard_index=1))
+    assert [ex["name"].decode() for ex in shard] == [n for n, _ in found[1::2]]
+
+
+def test_system_photos_source_is_opt_in_and_reads_wallpapers(tmp_path):
+    Image.fromarray(RNG.integers(0, 256, (256, 260, 3)).astype(np.uint8)).save(tmp_path / "w.png")
+    examples = _run(sources.system_photos_source("train[-1:]", wallpaper_dirs=[str(tmp_path)]))
+    assert [ex["name"].decode() for ex in examples] == [f"{tmp_path.name}/w.png"]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_repeated_index_stream_skips_by_arithmetic(shuffle):
+    def stream(skip: int, n: int) -> list[int]:
+        ds = sources._index_stream(7, shuffle=shuffle, seed=3, repeat=True, skip=skip)
+        return [int(i) for i in ds.take(n).as_numpy_iterator()]
+
+    full = stream(0, 7 * 5)
+    epochs = [full[7 * e : 7 * (e + 1)] for e in range(5)]
+    assert all(sorted(e) == list(range(7)) for e in epochs)  # each epoch is a permutation
+    assert (len({tuple(e) for e in epochs}) > 1) == shuffle  # reshuffled every epoch when shuffling
+    for skip in (0, 3, 7, 16, 30):
+        assert stream(skip, 5) == full[skip : skip + 5]

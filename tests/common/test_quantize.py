@@ -114,3 +114,20 @@ def test_bad_arguments_raise_clear_errors():
         ValueError, match=r"common/quantize.py: coarse_to_symbol\(c\) expects shape \[\.\.\., 3\]"
     ):
         quantize.coarse_to_symbol(np.zeros([4, 2], np.int32))
+
+
+@pytest.mark.parametrize("name", ["to_coarse", "to_8bit"])
+def test_nan_is_an_error_eagerly_in_tf_function_and_in_tf_data(name):
+    fn = getattr(quantize, name)
+    scale = 255.0 if name == "to_coarse" else 1.0
+    bad = tf.constant([[0.5 * scale, np.nan, 0.1 * scale]])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} got a NaN input"):
+        fn(bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} got a NaN input"):
+        tf.function(fn)(bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} got a NaN input"):
+        list(tf.data.Dataset.from_tensors(bad).map(fn))
+    # The same values without the NaN still quantize (and Inf saturates, as any out-of-range value).
+    good = tf.constant([[0.5 * scale, np.inf, -np.inf]])
+    top = 7 if name == "to_coarse" else 255
+    np.testing.assert_array_equal(fn(good).numpy(), [[fn(tf.constant([0.5 * scale])).numpy()[0], top, 0]])

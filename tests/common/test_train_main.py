@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.train.checkpoint import checkpoint_step, latest_checkpoint
+from common.train.checkpoint import checkpoint_step, checkpoint_values, latest_checkpoint
 from common.train.summaries import METRICS_FILE, read_metrics_log
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,11 +51,9 @@ def _run(workdir, *args: str, log_name: str = "log.txt") -> tuple[int, str]:
 
 
 def _model_variables(prefix: str) -> list[np.ndarray]:
-    names = sorted(
-        (n for n, _ in tf.train.list_variables(prefix) if n.startswith("model/variables/")),
-        key=lambda n: int(n.split("/")[2]),
-    )
-    return [tf.train.load_variable(prefix, n) for n in names]
+    values = checkpoint_values(prefix)
+    assert values
+    return list(values.values())
 
 
 @pytest.fixture(scope="module")

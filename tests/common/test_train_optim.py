@@ -8,6 +8,7 @@ import pytest
 
 from common.train.optim import (
     StepDecaySchedule,
+    aggregates_gradients,
     global_norm_clip_factor,
     learning_rate_schedule,
     make_optimizer,
@@ -55,6 +56,7 @@ def test_optimizers_carry_the_config_hyperparameters():
         ("optimizer", "sgd", "train.optimizer='sgd' is not one of adam, rmsprop"),
         ("lr_schedule", "cosine", "train.lr_schedule='cosine' is not one of"),
         ("learning_rate", 0.0, "train.learning_rate must be > 0"),
+        ("mixed_precision", "float16", "train.mixed_precision='float16' is not one of"),
     ],
 )
 def test_bad_values_name_the_config_field(field, value, message):
@@ -68,3 +70,27 @@ def test_clip_factor():
     np.testing.assert_allclose(global_norm_clip_factor(np.float32(10.0), 2.0), 0.2)
     np.testing.assert_allclose(global_norm_clip_factor(np.float32(1.0), 2.0), 1.0)
     assert np.isfinite(global_norm_clip_factor(np.float32(0.0), 2.0))
+
+
+def test_optimisers_do_not_sum_gradients_over_replicas_again():
+    """The loop all-reduces once; Keras' own second all-reduce must be off (also inside loss scaling)."""
+    for cfg in (
+        _train(optimizer="adam"),
+        _train(optimizer="rmsprop"),
+        _train(mixed_precision="mixed_float16"),
+    ):
+        assert not aggregates_gradients(make_optimizer(cfg))
+    assert aggregates_gradients(keras.optimizers.Adam())
+
+
+def test_mixed_float16_scales_the_loss_and_counts_a_skipped_step():
+    opt = make_optimizer(_train(mixed_precision="mixed_float16", learning_rate=0.1))
+    assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
+    w = keras.Variable(np.ones(3, np.float32))
+    opt.build([w])
+    scale = float(opt.dynamic_scale)
+    opt.apply_gradients([(np.full(3, np.inf, np.float32), w)])  # an overflowed step: skipped ...
+    assert float(opt.dynamic_scale) == scale / 2 and np.all(w.numpy() == 1.0)
+    assert int(opt.iterations) == 1  # ... but counted, so the optimiser's step stays the loop's step
+    opt.apply_gradients([(np.full(3, scale / 2, np.float32), w)])  # a scaled gradient of 1: applied
+    assert int(opt.iterations) == 2 and np.all(w.numpy() < 1.0)

@@ -69,3 +69,23 @@ def test_progress_line_and_sample_strip():
     strip = sample_strip(gray, samples, tf.zeros([2, 4, 4, 3]))
     assert strip.shape == (2, 4, 4 * 5, 3)
     assert (strip[:, :, :4] == 0.5).all() and (strip[:, :, 4:16] == 1).all() and (strip[:, :, 16:] == 0).all()
+
+
+def test_tpu_default_is_the_local_tpu_vm_as_tf_names_it(monkeypatch):
+    """TPUClusterResolver wants tpu="local" for the TPU attached to this VM ("" would look up a TPU by
+    the VM's metadata); both make_strategy and the --tpu flag default to it."""
+    from common import train_main
+
+    seen = []
+
+    class Resolver:
+        def __init__(self, tpu):
+            seen.append(tpu)
+            raise RuntimeError("no TPU here")
+
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", Resolver)
+    for kwargs in ({}, {"tpu": ""}, {"tpu": "my-tpu"}):
+        with pytest.raises(RuntimeError, match="no TPU here"):
+            make_strategy("tpu", **kwargs)
+    assert seen == ["local", "local", "my-tpu"]
+    assert train_main._TPU.default == "local"

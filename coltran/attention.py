@@ -5,6 +5,12 @@ column), with a learned relative-position bias per head; the decoders mask the f
 (the current position stays visible). §4.1, Table 1 ("cAtt"): the queries, keys and values may be scaled
 and/or shifted by 1x1 projections of a context tensor of the same height and width.
 
+Layouts are the authors' (google-research coltran/models/layers.py `SelfAttentionND`), so their
+checkpoints load by reshaping alone: q, k, v kernels [D, heads * d] (theirs [D, heads, d]), the output
+kernel [heads * d, D], no biases; a conditional projection gives per head (scale, shift), i.e. its
+[C, 2D] kernel is their [C, heads, 2d]; the relative bias table is [heads, 2L] (their last column is
+never read: offsets k - q + L - 1 span [0, 2L - 2]).
+
 The layer exposes its pieces (`modulation`, `project`, `attend`, `step_bias`, `output`) so that the
 fast sampler (`coltran/sampler.py`) can run one row or one pixel at a time with cached keys and values.
 """
@@ -87,22 +93,34 @@ class AxialAttention(keras.layers.Layer):
         if length is None:
             raise ValueError("coltran/attention.py: the attended axis must have a static length.")
         self.length = int(length)
-        # bias[h, q, k] = rel[h, k - q + L - 1]: one learned scalar per head and relative offset.
+        # bias[h, q, k] = rel[h, k - q + L - 1]: one learned scalar per head and relative offset (the
+        # authors' [heads, 2L] table; its last column is never read).
         self.rel_bias = self.add_weight(
-            name="relative_bias", shape=(self.num_heads, 2 * self.length - 1), initializer="zeros"
+            name="relative_bias", shape=(self.num_heads, 2 * self.length), initializer="zeros"
         )
         for layer in (self.q_proj, self.k_proj, self.v_proj):
             layer.build(tuple(input_shape))
         self.out_proj.build(tuple(input_shape[:-1]) + (self.hidden_size,))
 
     # -- pieces used by the samplers ---------------------------------------------------------------
+    def split_modulation(self, projected: tf.Tensor) -> tuple:
+        """One conditional projection [..., K] -> (scale, shift), each [..., D] or None.
+
+        "affine": per head (scale, shift), the authors' layout: [..., heads, 2d] split on its last axis."""
+        if self.cond_mode != "affine":
+            return affine_modulation(projected, self.cond_mode)
+        lead = _shape(projected)[:-1]
+        per_head = tf.reshape(projected, lead + [self.num_heads, 2 * self.head_size])
+        scale, shift = tf.split(per_head, 2, axis=-1)
+        return tf.reshape(scale, lead + [self.hidden_size]), tf.reshape(shift, lead + [self.hidden_size])
+
     def modulation(self, context: tf.Tensor | None) -> dict:
         """{name: (scale or None, shift or None)} for the conditioned projections; context [..., C]."""
         if not self.cond_proj:
             return {}
         if context is None:
             raise ValueError(f"coltran/attention.py:{self.name}: this layer is conditional; pass `context`.")
-        return {n: affine_modulation(p(context), self.cond_mode) for n, p in self.cond_proj.items()}
+        return {n: self.split_modulation(p(context)) for n, p in self.cond_proj.items()}
 
     def project(self, x: tf.Tensor, modulation: dict) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """x [..., D] -> q, k, v [..., heads, head_size]; q already carries the 1/sqrt(d) factor."""
@@ -125,7 +143,8 @@ class AxialAttention(keras.layers.Layer):
         index = pos[None, :] - pos[:, None] + self.length - 1  # [q, k]
         bias = tf.gather(self.rel_bias, index, axis=1)  # [heads, q, k]
         if self.masked:
-            bias = bias + tf.constant(np.triu(np.full((self.length,) * 2, MASK_BIAS, np.float32), k=1))
+            future = np.triu(np.full((self.length,) * 2, MASK_BIAS, np.float32), k=1)
+            bias = bias + tf.cast(future, bias.dtype)  # bias is bfloat16 under mixed precision
         weights = tf.nn.softmax(logits + bias, axis=-1)
         return tf.einsum("bxnqk,bxknd->bxqnd", weights, v)
 
@@ -138,7 +157,7 @@ class AxialAttention(keras.layers.Layer):
         bias = tf.transpose(tf.gather(self.rel_bias, index, axis=1), [1, 2, 0])  # [q, k, heads]
         if self.masked:
             future = np.triu(np.full((self.length,) * 2, MASK_BIAS, np.float32), k=1)
-            bias = bias + tf.constant(future)[..., None]
+            bias = bias + tf.cast(future, bias.dtype)[..., None]
         return bias[:, :, None, None, :]
 
     def call(

@@ -2,7 +2,10 @@
 
 Each is switchable for the paper's ablations: mode "none" (the plain layer), "shift", "scale" or
 "affine" (scale and shift). Scales and shifts come from linear projections of a context tensor with an
-identity activation, as in the authors' configs (`cond_*_act='identity'`).
+identity activation, as in the authors' configs (`cond_*_act='identity'`). Layouts follow the authors'
+code (google-research coltran/models), so their checkpoints map onto these weights without permutation:
+the cLN projection has a bias and gives (scale, shift); the cMLP projection has a bias and gives
+(shift, scale); LayerNorm epsilon is Keras's default 1e-3.
 
 Every conditional layer splits into `modulation(context)` (what depends on the context only) and the
 application to its input, so a sampler can compute the modulations once per image (or once per row)
@@ -16,16 +19,20 @@ import tensorflow as tf
 
 COND_MODES = ("none", "shift", "scale", "affine")
 POOL_MODES = ("learnable", "mean")
+LN_EPSILON = 1e-3  # the authors' LayerNormalization default (Keras), in every norm of the three stages
 
 
-def affine_modulation(projected: tf.Tensor, mode: str) -> tuple[tf.Tensor | None, tf.Tensor | None]:
+def affine_modulation(
+    projected: tf.Tensor, mode: str, shift_first: bool = False
+) -> tuple[tf.Tensor | None, tf.Tensor | None]:
     """Splits a context projection into (scale, shift); absent parts are None.
 
-    projected: [..., 2D] for "affine" (first half scale, second half shift), [..., D] otherwise.
+    projected: [..., 2D] for "affine" (first half scale, second half shift; the reverse with
+    `shift_first`, the authors' cMLP layout), [..., D] otherwise.
     """
     if mode == "affine":
-        scale, shift = tf.split(projected, 2, axis=-1)
-        return scale, shift
+        first, second = tf.split(projected, 2, axis=-1)
+        return (second, first) if shift_first else (first, second)
     if mode == "scale":
         return projected, None
     if mode == "shift":
@@ -61,10 +68,12 @@ class ConditionalLayerNorm(keras.layers.Layer):
       epsilon: variance epsilon of the normalisation.
     Call:
       x [B, h, w, D], context [B, H, W, C] -> [B, h, w, D] (x may be a row or a pixel of the image whose
-      whole context is given, or `modulation` may be passed instead of the context).
+      whole context is given, or `modulation` may be passed instead of the context). A context of one
+      row [B, 1, W, C] is pooled with the spatial weights broadcast over the rows, as the authors'
+      sampler does (`row_modulation` gives that for every row at once).
     """
 
-    def __init__(self, mode: str = "affine", pool: str = "learnable", epsilon: float = 1e-6, **kwargs):
+    def __init__(self, mode: str = "affine", pool: str = "learnable", epsilon: float = LN_EPSILON, **kwargs):
         super().__init__(**kwargs)
         if mode not in COND_MODES:
             raise ValueError(f"coltran/conditional.py: cLN mode must be one of {COND_MODES}, got {mode!r}.")
@@ -106,6 +115,25 @@ class ConditionalLayerNorm(keras.layers.Layer):
         pooled = tf.reduce_mean(context, axis=(1, 2), keepdims=True)
         return affine_modulation(self.proj(pooled), self.mode)
 
+    def row_weights(self) -> tf.Tensor | None:
+        """[W] the weights that pool one row under the authors' sampling context: the spatial weights
+        averaged over the rows (mean(w[h, j] * z[r, j]) over h, j == mean_j(mean_h(w[h, j]) z[r, j]));
+        None for the plain mean."""
+        if self.pool != "learnable":
+            return None
+        return tf.reduce_mean(self.spatial_weights, axis=(0, 1, 3))
+
+    def row_modulation(self, context: tf.Tensor) -> tuple | None:
+        """The authors' sampling context for every row at once: context [B, H, W, C] -> (scale, shift),
+        each [B, H, 1, D], row r pooled from row r of the context alone (see `row_weights`)."""
+        if self.mode == "none":
+            return None
+        weights = self.row_weights()
+        if weights is not None:
+            context = context * weights[:, None]
+        pooled = tf.reduce_mean(context, axis=2, keepdims=True)
+        return affine_modulation(self.proj(pooled), self.mode)
+
     def call(
         self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None
     ) -> tf.Tensor:
@@ -122,7 +150,8 @@ class ConditionalLayerNorm(keras.layers.Layer):
 class FeedForward(keras.layers.Layer):
     """Position-wise MLP (Dense-ReLU-Dense), optionally conditional (cMLP, ColTran §4.1).
 
-    The conditional MLP scales and/or shifts the MLP output by a 1x1 projection of the context.
+    The conditional MLP scales and/or shifts the MLP output by a 1x1 projection (with bias) of the
+    context; "affine" splits it as (shift, scale), the authors' layout.
 
     Args:
       hidden_size: D (input and output width); ff_size: the inner width.
@@ -145,14 +174,18 @@ class FeedForward(keras.layers.Layer):
         self.cond_proj = None
         if cond_mode != "none":
             width = 2 * hidden_size if cond_mode == "affine" else hidden_size
-            self.cond_proj = keras.layers.Dense(width, use_bias=False, name="cond")
+            self.cond_proj = keras.layers.Dense(width, name="cond")
+
+    def split_modulation(self, projected: tf.Tensor) -> tuple:
+        """A projection of the context (with its bias) [..., K] -> (scale, shift)."""
+        return affine_modulation(projected, self.cond_mode, shift_first=True)
 
     def modulation(self, context: tf.Tensor | None) -> tuple | None:
         if self.cond_proj is None:
             return None
         if context is None:
             raise ValueError(f"coltran/conditional.py:{self.name}: this MLP is conditional; pass `context`.")
-        return affine_modulation(self.cond_proj(context), self.cond_mode)
+        return self.split_modulation(self.cond_proj(context))
 
     def call(
         self, x: tf.Tensor, context: tf.Tensor | None = None, modulation: tuple | None = None

@@ -2,27 +2,32 @@
 
 grayscale (256 levels, embedded) -> AxialEncoder -> z. Colours are 3 bits per RGB channel, one of 512
 symbols per pixel (common.quantize); their embeddings go through the outer decoder (rows above) and the
-inner decoder (pixels to the left), both conditioned on z (§4.1), to 512-way logits per pixel. An
-auxiliary parallel head predicts every pixel's colour from z alone (§4.2); the training loss is
+inner decoder (pixels to the left), both conditioned on z (§4.1), then the head LayerNorm -> Dense to
+512-way logits per pixel (the authors' head: the inner decoder's last block ends in a cLN, then a plain
+LN). An auxiliary parallel head predicts every pixel's colour from z alone (§4.2); the training loss is
 0.99 * decoder NLL + 0.01 * head NLL, in bits per dimension. Implements common/protocol.py.
+
+The function is the authors' (google-research coltran/models/colorizer.py), so their released
+checkpoints import exactly (coltran/import_authors.py); README "Fidelity" lists what still differs.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from coltran import preprocessing
+from coltran.conditional import LN_EPSILON
+from coltran.constants import NUM_COARSE_COLORS, NUM_LEVELS
 from coltran.decoders import InnerDecoder, OuterDecoder
 from coltran.layers import AxialEncoder
-from common.color import rgb_to_gray
-from common.data.preprocess import central_square_crop, random_square_crop, resize_area
+from common.protocol import InputSpec
 from common.quantize import coarse_to_8bit, coarse_to_symbol, symbol_to_coarse, to_8bit, to_coarse
-
-NUM_SYMBOLS = 512  # 3 bits per channel, 8 ** 3 colours (§4)
-GRAY_LEVELS = 256
 
 
 @keras.saving.register_keras_serializable(package="colorize")
@@ -39,6 +44,10 @@ class ColTranCore(keras.Model):
       cond_att_q, cond_att_k, cond_att_v: which attention projections are conditioned.
       decoder_loss_weight, encoder_loss_weight: 0.99 and 0.01 (§4.2).
       jit_compile_sampler: XLA for the sampling loop (same samples; faster on a CPU).
+      row_context_sampling: the authors' sampling context: at sampling, the inner decoder's cLNs pool
+        only the current row of z (their `autoregressive_sample` passes `z_gray[:, row]`), while training
+        and log_prob pool all of z. On for imported checkpoints (their samples and FID came from it), off
+        for models trained here (then sampling computes the trained function).
     Batches (from `preprocess`): "gray" [B, R, R, 1] and "rgb" [B, R, R, 3], floats in [0, 1].
     """
 
@@ -62,6 +71,7 @@ class ColTranCore(keras.Model):
         decoder_loss_weight: float = 0.99,
         encoder_loss_weight: float = 0.01,
         jit_compile_sampler: bool = False,
+        row_context_sampling: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -87,18 +97,20 @@ class ColTranCore(keras.Model):
         self.decoder_loss_weight = decoder_loss_weight
         self.encoder_loss_weight = encoder_loss_weight
         self.jit_compile_sampler = jit_compile_sampler
+        self.row_context_sampling = bool(row_context_sampling)
 
         # One-hot over 256 levels through a dense layer == an embedding lookup (appendix H).
-        self.gray_embed = keras.layers.Embedding(GRAY_LEVELS, hidden_size, name="gray_embed")
+        self.gray_embed = keras.layers.Embedding(NUM_LEVELS, hidden_size, name="gray_embed")
         self.encoder = AxialEncoder(
             hidden_size, ff_size, num_heads, num_encoder_layers, dropout, name="encoder"
         )
-        self.parallel_head = keras.layers.Dense(NUM_SYMBOLS, use_bias=False, name="parallel_logits")
-        self.pixel_embed = keras.layers.Embedding(NUM_SYMBOLS, hidden_size, name="pixel_embed")
+        self.parallel_head = keras.layers.Dense(NUM_COARSE_COLORS, use_bias=False, name="parallel_logits")
+        self.pixel_embed = keras.layers.Embedding(NUM_COARSE_COLORS, hidden_size, name="pixel_embed")
         dec_args = (hidden_size, ff_size, num_heads)
         self.outer = OuterDecoder(*dec_args, num_outer_layers, dropout, **self.cond, name="outer_decoder")
         self.inner = InnerDecoder(*dec_args, num_inner_layers, dropout, **self.cond, name="inner_decoder")
-        self.final_dense = keras.layers.Dense(NUM_SYMBOLS, name="auto_logits")
+        self.final_norm = keras.layers.LayerNormalization(epsilon=LN_EPSILON, name="final_norm")
+        self.final_dense = keras.layers.Dense(NUM_COARSE_COLORS, name="auto_logits")
         self._sample_fns: dict = {}
         self._build_weights()
 
@@ -113,11 +125,20 @@ class ColTranCore(keras.Model):
         """gray8 int [B, R, R] in [0, 256) -> z [B, R, R, D]."""
         return self.encoder(self.gray_embed(gray8), training=training)
 
-    def decode(self, z: tf.Tensor, symbols: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """Teacher-forced decoder logits [B, R, R, 512] from z and the true symbols int [B, R, R]."""
+    def decode(
+        self, z: tf.Tensor, symbols: tf.Tensor, training: bool = False, row_context: bool = False
+    ) -> tf.Tensor:
+        """Teacher-forced decoder logits [B, R, R, 512] from z and the true symbols int [B, R, R].
+
+        row_context: the inner cLNs pool each row's own z (what the samplers compute with
+        `row_context_sampling`); training uses all of z."""
         x_emb = self.pixel_embed(symbols)
         upper = self.outer(x_emb, z, training=training)
-        return self.final_dense(self.inner(x_emb, upper, z, training=training))
+        return self.head(self.inner(x_emb, upper, z, training=training, row_context=row_context))
+
+    def head(self, features: tf.Tensor) -> tf.Tensor:
+        """Inner-decoder features [..., D] -> logits [..., 512] (LayerNorm, Dense)."""
+        return self.final_dense(self.final_norm(features))
 
     def logits(
         self, gray8: tf.Tensor, symbols: tf.Tensor, training: bool = False
@@ -146,20 +167,25 @@ class ColTranCore(keras.Model):
         return coarse_to_symbol(to_coarse(to_8bit(rgb)))
 
     # -- common/protocol.py ------------------------------------------------------------------------
-    def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
-        """{"image": uint8 [H, W, 3]} -> {"gray": [R, R, 1], "rgb": [R, R, 3]} floats in [0, 1].
+    @classmethod
+    def preprocessor(cls, resolution: int = 64, **_: Any) -> Callable[[dict, bool], dict]:
+        """`preprocess` for a config's `model` section, without building the model."""
+        return functools.partial(preprocessing.core_example, resolution=resolution)
 
-        A random square crop when training, the central one otherwise, area-resized to R (ColTran's
-        data pipeline); the target is the 8-bit resized image and the gray its luma.
-        """
-        image = example["image"]
-        # The per-example seed from common.data keeps crops reproducible (resume replays the same data).
-        crop = random_square_crop(image, example.get("seed")) if training else central_square_crop(image)
-        rgb8 = tf.round(resize_area(crop, self.resolution))
-        rgb = tf.ensure_shape(rgb8 / 255.0, [self.resolution, self.resolution, 3])
-        return {"gray": rgb_to_gray(rgb), "rgb": rgb}
+    def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
+        """{"image": uint8 [H, W, 3]} -> {"gray": [R, R, 1], "rgb": [R, R, 3]} floats in [0, 1]
+        (coltran/preprocessing.py)."""
+        return preprocessing.core_example(example, training, resolution=self.resolution)
+
+    def sample_spec(self) -> dict[str, InputSpec]:
+        """The input of `sample`: the grayscale only (common/protocol.py)."""
+        r = self.resolution
+        return {
+            "gray": InputSpec("float32", (None, r, r, 1), 0.0, 1.0, "luma in [0, 1] (read as 8-bit levels)")
+        }
 
     def _nll_nats(self, logits: tf.Tensor, symbols: tf.Tensor) -> tf.Tensor:
+        logits = tf.cast(logits, tf.float32)  # softmax and loss in float32 under mixed precision
         ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=symbols, logits=logits)
         return tf.reduce_sum(ce, axis=[1, 2])
 
@@ -202,10 +228,11 @@ class ColTranCore(keras.Model):
 
         Args:
           gray: [B, R, R, 1] in [0, 1].
-          num_samples: N colourings per image; seed: int (same seed, same samples, whatever the batch).
-            The Gumbel noise of a draw depends on (seed, sample index, row, column) and not on the image,
-            so that batched sampling equals per-example sampling: each sample is an exact draw from its
-            own image's distribution, but images sampled with one seed share their noise.
+          num_samples: N colourings per image; seed: int. The Gumbel noise of a draw depends on (seed,
+            the image's index in the batch, sample index, row, column): images of one call get
+            independent noise (two copies of an image get different samples), and image b's samples do
+            not depend on the other images of the batch nor on the batch size (same seed, same index,
+            same samples).
           temperature: >= 0 (0 = argmax); top_k: 0 = no truncation.
           method: "fast" (cached keys/values, coltran/sampler.py) or "naive" (the authors' scheme).
           jit_compile: see `coltran.sampler.sample_symbols`; None uses `jit_compile_sampler`.
@@ -247,4 +274,5 @@ class ColTranCore(keras.Model):
             "decoder_loss_weight": self.decoder_loss_weight,
             "encoder_loss_weight": self.encoder_loss_weight,
             "jit_compile_sampler": self.jit_compile_sampler,
+            "row_context_sampling": self.row_context_sampling,
         }

@@ -9,23 +9,30 @@ whole grayscale through the encoder output z.
 Conditioning (§4.1): cLN everywhere pools z only (pooling the outer context would leak future rows); cAtt
 and cMLP project z in the outer decoder and concat(z, outer context) in the inner decoder.
 
-All blocks are pre-norm residual. The outer decoder runs its block stack through one `body` that takes
-the attention of its masked layers as a function, so the teacher-forced pass and the sampler's cached row
-step (`coltran/sampler.py`) share every line except how masked attention reads its keys and values. The
+All blocks are post-norm residual, x <- cLN(x + f(x)) (`coltran.layers.ResidualBlock`), as in the
+authors' code (their `OuterDecoder` / `InnerDecoder`); neither decoder has a final norm (the core's head
+adds a plain LayerNorm). The outer decoder runs its block stack through one `body` that takes the
+attention of its masked layers as a function, so the teacher-forced pass and the sampler's cached row step
+(`coltran/sampler.py`) share every line except how masked attention reads its keys and values. The
 sampler's inner decoder is rearranged for speed one pixel at a time (`coltran/pixel_step.py`); tests hold
 its logits to the teacher-forced `InnerDecoder` ones.
+
+Sampling context (`row_context`): the authors' sampler gives the inner decoder one row of z as its
+context, so the inner cLNs pool that row (their spatial weights broadcast over the rows) while training
+pools all of z. `InnerDecoder(..., row_context=True)` computes that function for every row at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 
 from coltran.attention import AxialAttention
 from coltran.conditional import ConditionalLayerNorm, FeedForward
-from coltran.layers import PositionEmbedding2D, shift_down, shift_right
+from coltran.layers import AxialLayer, PositionEmbedding2D, ResidualBlock, shift_down, shift_right
 
 
 def _full_attention(index: int, att: AxialAttention, x: tf.Tensor, modulation: dict) -> tf.Tensor:
@@ -118,33 +125,29 @@ class OuterDecoder(_Decoder):
     """Rows < i of the colour embeddings -> context for row i (ColTran §3, "outer decoder").
 
     Call: x_emb [B, H, W, D] colour embeddings, z [B, H, W, D] encoder output -> [B, H, W, D], already
-    shifted down (row 0 is zero).
+    shifted down (row 0 is zero). Layers: `axial_layers`, each an `AxialLayer` of four `ResidualBlock`s.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.groups = []
+        self.axial_layers: list[AxialLayer] = []
         for i in range(self.num_layers):
-            self.groups.append(
-                (
-                    self._norm(f"row_att_norm_{i}"),
-                    self._att("row", False, f"row_att_{i}"),
-                    self._norm(f"row_mlp_norm_{i}"),
-                    self._mlp(f"row_mlp_{i}"),
-                    self._norm(f"col_att_norm_{i}"),
-                    self._att("column", True, f"col_att_{i}"),
-                    self._norm(f"col_mlp_norm_{i}"),
-                    self._mlp(f"col_mlp_{i}"),
+            self.axial_layers.append(
+                AxialLayer(
+                    ResidualBlock(self._att("row", False, f"row_att_{i}"), self._norm(f"row_att_norm_{i}")),
+                    ResidualBlock(self._mlp(f"row_mlp_{i}"), self._norm(f"row_mlp_norm_{i}")),
+                    ResidualBlock(self._att("column", True, f"col_att_{i}"), self._norm(f"col_att_norm_{i}")),
+                    ResidualBlock(self._mlp(f"col_mlp_{i}"), self._norm(f"col_mlp_norm_{i}")),
                 )
             )
-        self.final_norm = self._norm("final_norm")
+
+    @property
+    def blocks(self) -> list[ResidualBlock]:
+        return [block for layer in self.axial_layers for block in layer]
 
     def position_modulations(self, context: tf.Tensor) -> list:
-        """Per layer, the cAtt / cMLP modulations from z (or a row of it) [B, h, W, D]."""
-        return [
-            (ra.modulation(context), rm.modulation(context), ca.modulation(context), cm.modulation(context))
-            for _, ra, _, rm, _, ca, _, cm in self.groups
-        ]
+        """Per block, the cAtt / cMLP modulation from z (or a row of it) [B, h, W, D]."""
+        return [block.layer.modulation(context) for block in self.blocks]
 
     def body(
         self,
@@ -155,15 +158,14 @@ class OuterDecoder(_Decoder):
         training: bool = False,
     ) -> tf.Tensor:
         """The block stack on h [B, h, W, D] (all rows, or one row when `col_attention` is cached)."""
-        for i, (rn, ra, rmn, rm, cn, ca, cmn, cm) in enumerate(self.groups):
-            ra_m, rm_m, ca_m, cm_m = pos_mods[i]
-            h = h + self.drop(ra(rn(h, modulation=ln_mods[4 * i]), modulation=ra_m), training=training)
-            h = h + self.drop(rm(rmn(h, modulation=ln_mods[4 * i + 1]), modulation=rm_m), training=training)
-            h = h + self.drop(
-                col_attention(i, ca, cn(h, modulation=ln_mods[4 * i + 2]), ca_m), training=training
-            )
-            h = h + self.drop(cm(cmn(h, modulation=ln_mods[4 * i + 3]), modulation=cm_m), training=training)
-        return self.final_norm(h, modulation=ln_mods[-1])
+        for k, block in enumerate(self.blocks):
+            layer = block.layer
+            if isinstance(layer, AxialAttention) and layer.masked:
+                out = col_attention(k // 4, layer, h, pos_mods[k])
+            else:
+                out = layer(h, modulation=pos_mods[k])
+            h = block.norm(h + self.drop(out, training=training), modulation=ln_mods[k])
+        return h
 
     def call(self, x_emb: tf.Tensor, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         h = self.pos(x_emb) + z
@@ -171,44 +173,54 @@ class OuterDecoder(_Decoder):
         return shift_down(out)
 
 
+class InnerLayer(NamedTuple):
+    """One layer of the inner decoder: masked row attention, MLP."""
+
+    attention: ResidualBlock
+    mlp: ResidualBlock
+
+
 class InnerDecoder(_Decoder):
     """Colours of pixels (i, < j), outer context and z -> features of pixel (i, j) (ColTran §3).
 
     Call: x_emb [B, h, W, D] colour embeddings (not yet shifted), upper [B, h, W, D] outer-decoder
     context, z [B, H, W, D] the whole encoder output; `row` None means h == H (teacher forcing), else
-    x_emb and upper hold the single row `row` (the naive sampler). Returns [B, h, W, D].
+    x_emb and upper hold the single row `row` (the naive sampler). row_context: the cLNs pool only the
+    row's own z (the authors' sampling context) instead of all of z. Returns [B, h, W, D].
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.groups = []
+        self.inner_layers: list[InnerLayer] = []
         for i in range(self.num_layers):
-            self.groups.append(
-                (
-                    self._norm(f"row_att_norm_{i}"),
-                    self._att("row", True, f"row_att_{i}"),
-                    self._norm(f"mlp_norm_{i}"),
-                    self._mlp(f"mlp_{i}"),
+            self.inner_layers.append(
+                InnerLayer(
+                    ResidualBlock(self._att("row", True, f"row_att_{i}"), self._norm(f"row_att_norm_{i}")),
+                    ResidualBlock(self._mlp(f"mlp_{i}"), self._norm(f"mlp_norm_{i}")),
                 )
             )
-        self.final_norm = self._norm("final_norm")
+
+    @property
+    def blocks(self) -> list[ResidualBlock]:
+        return [block for layer in self.inner_layers for block in layer]
 
     def position_modulations(self, context: tf.Tensor) -> list:
-        """Per layer, the cAtt / cMLP modulations from concat(z, upper) [B, h, W, 2D]."""
-        return [(att.modulation(context), mlp.modulation(context)) for _, att, _, mlp in self.groups]
+        """Per block, the cAtt / cMLP modulation from concat(z, upper) [B, h, W, 2D]."""
+        return [block.layer.modulation(context) for block in self.blocks]
 
-    def body(
-        self,
-        h: tf.Tensor,
-        ln_mods: list,
-        pos_mods: list,
-        training: bool = False,
-    ) -> tf.Tensor:
-        for i, (an, att, mn, mlp) in enumerate(self.groups):
-            att_m, mlp_m = pos_mods[i]
-            h = h + self.drop(att(an(h, modulation=ln_mods[2 * i]), modulation=att_m), training=training)
-            h = h + self.drop(mlp(mn(h, modulation=ln_mods[2 * i + 1]), modulation=mlp_m), training=training)
-        return self.final_norm(h, modulation=ln_mods[-1])
+    def row_ln_modulations(self, z: tf.Tensor) -> list:
+        """The cLN (scale, shift) of every norm under the authors' sampling context, each [B, H, 1, D]:
+        row r's from row r of z alone."""
+        for norm in self.norms:
+            if not norm.built:
+                norm.build(z.shape, z.shape)
+        return [norm.row_modulation(z) for norm in self.norms]
+
+    def body(self, h: tf.Tensor, ln_mods: list, pos_mods: list, training: bool = False) -> tf.Tensor:
+        for k, block in enumerate(self.blocks):
+            out = block.layer(h, modulation=pos_mods[k])
+            h = block.norm(h + self.drop(out, training=training), modulation=ln_mods[k])
+        return h
 
     def call(
         self,
@@ -217,6 +229,7 @@ class InnerDecoder(_Decoder):
         z: tf.Tensor,
         row: tf.Tensor | None = None,
         training: bool = False,
+        row_context: bool = False,
     ) -> tf.Tensor:
         if not self.pos.built:
             self.pos.build(z.shape)
@@ -226,4 +239,10 @@ class InnerDecoder(_Decoder):
             pos, z_rows = tf.gather(self.pos.table(), [row]), tf.gather(z, [row], axis=1)
         h = shift_right(x_emb) + pos + z_rows + upper
         pos_mods = self.position_modulations(tf.concat([z_rows, upper], axis=-1))
-        return self.body(h, self.ln_modulations(z), pos_mods, training=training)
+        if not row_context:
+            ln_mods = self.ln_modulations(z)
+        elif row is None:
+            ln_mods = self.row_ln_modulations(z)
+        else:  # as the authors' sampler: the row's z, pooled with the spatial weights broadcast over rows
+            ln_mods = self.ln_modulations(z_rows)
+        return self.body(h, ln_mods, pos_mods, training=training)

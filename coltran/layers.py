@@ -1,6 +1,6 @@
 """Layers shared by the three ColTran stages (Kumar et al. 2021, §3 and appendix H).
 
-Here: learned per-axis position embeddings, the causal shifts, the pre-norm residual axial blocks and
+Here: learned per-axis position embeddings, the causal shifts, the named post-norm residual blocks and
 the unmasked `AxialEncoder` (the grayscale encoder of the core and the body of both upsamplers), with its
 two optional memory savers (strips and rematerialisation, used by the upsamplers at 256x256). The
 attention layer lives in `coltran/attention.py` and the conditional cLN / cMLP in
@@ -9,7 +9,7 @@ attention layer lives in `coltran/attention.py` and the conditional cLN / cMLP i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -17,17 +17,37 @@ import tensorflow as tf
 from tensorflow.python.eager import record  # tf.recompute_grad's own way to pause the tape (no public API)
 
 from coltran.attention import AxialAttention
-from coltran.conditional import ConditionalLayerNorm, FeedForward
+from coltran.conditional import LN_EPSILON, ConditionalLayerNorm, FeedForward
 
 __all__ = [
     "AxialAttention",
     "AxialEncoder",
+    "AxialLayer",
     "ConditionalLayerNorm",
     "FeedForward",
     "PositionEmbedding2D",
+    "ResidualBlock",
     "shift_down",
     "shift_right",
 ]
+
+
+class ResidualBlock(NamedTuple):
+    """One post-norm residual block, x <- norm(x + layer(x)) (the authors' code; the paper's appendix H
+    draws pre-norm). `layer` is an AxialAttention or a FeedForward, `norm` a LayerNormalization or a
+    ConditionalLayerNorm."""
+
+    layer: Any
+    norm: Any
+
+
+class AxialLayer(NamedTuple):
+    """One layer of the encoder and of the outer decoder: row attention, MLP, column attention, MLP."""
+
+    row_attention: ResidualBlock
+    row_mlp: ResidualBlock
+    column_attention: ResidualBlock
+    column_mlp: ResidualBlock
 
 
 def shift_down(x: tf.Tensor) -> tf.Tensor:
@@ -111,8 +131,9 @@ def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int, residual: 
 class AxialEncoder(keras.layers.Layer):
     """Unmasked axial transformer: per layer a row-attention block then a column-attention block.
 
-    ColTran appendix H. Each block is pre-norm residual: x += Att(LN(x)); x += MLP(LN(x)). Learned
-    per-axis position embeddings are added to the input; a final LayerNorm closes the pre-norm stack.
+    ColTran appendix H, in the authors' post-norm form (`FactorizedAttention`): each block is
+    x <- LN(x + Att(x)), x <- LN(x + MLP(x)) (`ResidualBlock`); learned per-axis position embeddings are
+    added to the input; no final norm.
 
     Two memory savers for large images (the upsamplers at 256x256; ref users run out of memory there,
     their issues #838, #896). Both give the same values and gradients as the plain pass
@@ -157,19 +178,29 @@ class AxialEncoder(keras.layers.Layer):
         self.num_chunks = int(num_chunks)
         self.remat = bool(remat)
         self.pos = PositionEmbedding2D(name="position")
-        self.blocks = []
+        self.axial_layers: list[AxialLayer] = []
         for i in range(num_layers):
+            parts = []
             for axis in ("row", "column"):
-                self.blocks.append(
-                    (
-                        keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_att_norm_{i}"),
+                parts.append(
+                    ResidualBlock(
                         AxialAttention(hidden_size, num_heads, axis=axis, name=f"{axis}_att_{i}"),
-                        keras.layers.LayerNormalization(epsilon=1e-6, name=f"{axis}_mlp_norm_{i}"),
-                        FeedForward(hidden_size, ff_size, name=f"{axis}_mlp_{i}"),
+                        keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=f"{axis}_att_norm_{i}"),
                     )
                 )
-        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+                parts.append(
+                    ResidualBlock(
+                        FeedForward(hidden_size, ff_size, name=f"{axis}_mlp_{i}"),
+                        keras.layers.LayerNormalization(epsilon=LN_EPSILON, name=f"{axis}_mlp_norm_{i}"),
+                    )
+                )
+            self.axial_layers.append(AxialLayer(*parts))
         self.drop = keras.layers.Dropout(dropout)
+
+    @property
+    def blocks(self) -> list[ResidualBlock]:
+        """Every residual block in order (per layer: row attention, MLP, column attention, MLP)."""
+        return [block for layer in self.axial_layers for block in layer]
 
     def _check_width(self, shape: Any) -> None:
         if shape[-1] != self.hidden_size:
@@ -182,17 +213,18 @@ class AxialEncoder(keras.layers.Layer):
         self._check_width(shape)
         # In the order a first call would build them, so seeded initial weights are those of a call.
         self.pos.build(shape)
-        for att_norm, att, mlp_norm, mlp in self.blocks:
-            att_norm.build(shape)
-            att.build(shape)
-            mlp_norm.build(shape)
-            # FeedForward has no `build` of its own: build its two Dense layers (unconditional here) in
-            # its name scope, so the weights get the paths a call would give them.
-            with keras.name_scope(mlp.name, caller=mlp):
-                mlp.inner.build(shape)
-                mlp.outer.build(shape[:-1] + (self.ff_size,))
-            mlp.build(shape)  # Keras's default: marks it built and records the shape, as a call would
-        self.final_norm.build(shape)
+        for block in self.blocks:
+            if isinstance(block.layer, AxialAttention):
+                block.layer.build(shape)
+            else:
+                # FeedForward has no `build` of its own: build its two Dense layers (unconditional here) in
+                # its name scope, so the weights get the paths a call would give them.
+                mlp = block.layer
+                with keras.name_scope(mlp.name, caller=mlp):
+                    mlp.inner.build(shape)
+                    mlp.outer.build(shape[:-1] + (self.ff_size,))
+                mlp.build(shape)  # Keras's default: marks it built and records the shape, as a call would
+            block.norm.build(shape)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         self._check_width(x.shape)
@@ -200,24 +232,24 @@ class AxialEncoder(keras.layers.Layer):
         x = self.pos(x)
         if not remat and (training or self.num_chunks == 1):
             # Strips without remat save nothing in training (the tape keeps every strip's intermediates).
-            for att_norm, att, mlp_norm, mlp in self.blocks:
-                x = x + self.drop(att(att_norm(x)), training=training)
-                x = x + self.drop(mlp(mlp_norm(x)), training=training)
-            return self.final_norm(x)
-        for att_norm, att, mlp_norm, mlp in self.blocks:
-            strips_axis = 1 if att.axis == "row" else 2  # keep whole rows / whole columns together
-            x = self._branch(lambda t, n=att_norm, f=att: f(n(t)), x, strips_axis, remat, residual=True)
-            x = self._branch(lambda t, n=mlp_norm, f=mlp: f(n(t)), x, 1, remat, residual=True)
-        return self._branch(self.final_norm, x, 1, remat, residual=False)
+            for block in self.blocks:
+                x = block.norm(x + self.drop(block.layer(x), training=training))
+            return x
+        for block in self.blocks:
+            # Keep whole rows (row attention, MLP, norms) / whole columns (column attention) together.
+            axis = 2 if isinstance(block.layer, AxialAttention) and block.layer.axis == "column" else 1
+            x = self._branch(lambda t, b=block: b.norm(t + b.layer(t)), x, axis, remat)
+        return x
 
-    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool, residual: bool) -> tf.Tensor:
-        """fn(x), or x + fn(x) if `residual`, strip by strip along `axis` (1 = rows, 2 = columns)."""
+    def _branch(self, fn: Any, x: tf.Tensor, axis: int, remat: bool) -> tf.Tensor:
+        """fn(x) strip by strip along `axis` (1 = rows, 2 = columns)."""
         size = x.shape[axis]
         sizes = [len(part) for part in np.array_split(np.arange(size), min(self.num_chunks, size))]
         if remat:
-            return _remat_strips(fn, x, sizes, axis, residual)
-        y = fn(x) if len(sizes) == 1 else tf.concat([fn(p) for p in tf.split(x, sizes, axis=axis)], axis=axis)
-        return x + y if residual else y
+            return _remat_strips(fn, x, sizes, axis, residual=False)
+        return (
+            fn(x) if len(sizes) == 1 else tf.concat([fn(p) for p in tf.split(x, sizes, axis=axis)], axis=axis)
+        )
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -1,6 +1,6 @@
 """The inner decoder one pixel at a time: the fast sampler's inner loop, arranged for a CPU.
 
-`PixelDecoder.step` computes what `InnerDecoder.body` followed by the final dense layer computes at one
+`PixelDecoder.step` computes what `InnerDecoder.body` followed by the head (LayerNorm, Dense) computes at one
 pixel (tests: step logits == teacher-forced logits, samples == the naive sampler's), on flat [BN, D]
 rows. At batch 1 a step is a chain of matrix-vector products that reads every weight matrix of the inner
 decoder once: the step is bound by memory bandwidth, not arithmetic. Two arrangements cut its time:
@@ -8,13 +8,12 @@ decoder once: the step is bound by memory bandwidth, not arithmetic. Two arrange
 * Split products: every product x W is computed as P partial products over blocks of W's rows, one
   batched matmul, then summed; XLA's CPU backend runs the blocks of a batched dot on different cores, so
   both cores stream weights at once (a plain [1, D] x [D, D] product runs on one core).
-* No first-layer projections: the first layer's queries, keys and values are linear in its normalised
-  input h = e[s] + base (s the previous pixel's colour, base the position, z and outer context), and the
-  cLN scale gamma is a per-image constant, so with G = diag(gamma) W_qkv:
-      LN(h) W_qkv = ((h - mean(h)) G) / std(h) + beta W_qkv,   (h - mean) G = T[s] + base G - mean * 1G,
-  where T = E G (E the 512 colour embeddings plus a zero row for "no previous pixel") is a per-image
-  table and base G is computed for a whole row at once (`row_projections`). The step gathers one row of
-  T instead of reading three D x D matrices. Equal to the plain computation up to float round-off.
+* No first-layer projections: the blocks are post-norm, so the first layer's queries, keys and values
+  are linear in its input h = e[s] + base (s the previous pixel's colour, base the position, z and outer
+  context): h W_qkv = T[s] + base W_qkv, where T = E W_qkv (E the 512 colour embeddings plus a zero row
+  for "no previous pixel") is one table per sampling call and base W_qkv is computed for a whole row at
+  once (`row_projections`). The step gathers one row of T instead of reading three D x D matrices.
+  Equal to the plain computation up to float round-off.
 """
 
 from __future__ import annotations
@@ -65,59 +64,47 @@ def norm_affine(norm, modulation: tuple | None) -> tuple:
 
 
 class PixelDecoder:
-    """The inner decoder and final dense layer of a ColTranCore, one pixel per `step`.
+    """The inner decoder and the head (LayerNorm, Dense) of a ColTranCore, one pixel per `step`.
 
-    Built once per sampling call (inside the traced function) from the model and the inner decoder's cLN
-    modulations `ln_mods` (as `InnerDecoder.ln_modulations`, each part [BN, D]).
+    Built once per sampling call (inside the traced function) from the model. Post-norm blocks
+    (`coltran.decoders.InnerDecoder`): h <- cLN(h + Att(h)), h <- cLN(h + MLP(h)).
     """
 
-    def __init__(self, model, ln_mods: list, parts: int = 2):
+    def __init__(self, model, parts: int = 2):
         inner = model.inner
         dim = model.hidden_size
         self.heads, self.head_size = model.num_heads, dim // model.num_heads
         self.inner = inner
-        self.epsilon = inner.final_norm.epsilon
+        self.epsilon = inner.norms[0].epsilon
         if any(norm.epsilon != self.epsilon for norm in inner.norms):
             raise ValueError("coltran/pixel_step.py: the inner decoder's norms must share one epsilon.")
         embed = model.pixel_embed.embeddings
-        self.embed = tf.concat([embed, tf.zeros([1, dim])], axis=0)  # [513, D]: row START is 0
+        embed = tf.concat([embed, tf.zeros([1, dim])], axis=0)  # [513, D]: row START is 0
+        self.embed = embed
         self.layers = []
-        for i, (att_norm, att, mlp_norm, mlp) in enumerate(inner.groups):
+        for i, layer in enumerate(inner.inner_layers):
+            att, mlp = layer.attention.layer, layer.mlp.layer
             qkv = tf.concat([att.q_proj.kernel, att.k_proj.kernel, att.v_proj.kernel], axis=1)  # [D, 3D]
-            layer = {
-                "att_norm": norm_affine(att_norm, ln_mods[2 * i]),
+            entry = {
+                "att_norm": layer.attention.norm,
                 "out": split_kernel(att.out_proj.kernel, parts),
-                "mlp_norm": norm_affine(mlp_norm, ln_mods[2 * i + 1]),
+                "mlp_norm": layer.mlp.norm,
                 "inner": (split_kernel(mlp.inner.kernel, parts), mlp.inner.bias),
                 "outer": (split_kernel(mlp.outer.kernel, parts), mlp.outer.bias),
             }
             if i == 0:
-                layer.update(self._first_layer_tables(qkv, layer["att_norm"]))
+                entry["qkv_full"] = qkv
+                entry["table"] = tf.matmul(embed, qkv)  # [513, 3D]
             else:
-                layer["qkv"] = split_kernel(qkv, parts)
-            self.layers.append(layer)
-        self.final_norm = norm_affine(inner.final_norm, ln_mods[-1])
+                entry["qkv"] = split_kernel(qkv, parts)
+            self.layers.append(entry)
+        head = model.final_norm
+        self.head_norm = (head.gamma, head.beta, head.epsilon)
         self.final = (split_kernel(model.final_dense.kernel, parts), model.final_dense.bias)
 
-    def _first_layer_tables(self, qkv: tf.Tensor, gamma_beta: tuple | None) -> dict:
-        gamma, beta = gamma_beta if gamma_beta is not None else (None, None)
-        if gamma is None:
-            gram = qkv[None]  # [1, D, 3D]
-        else:
-            gram = tf.reshape(gamma, [-1, qkv.shape[0], 1]) * qkv  # diag(gamma) W: [BN or 1, D, 3D]
-        return {
-            "gram": gram,
-            "table": tf.matmul(self.embed[None], gram),  # [BN or 1, 513, 3D]
-            "col_sums": tf.reduce_sum(gram, axis=1),  # 1 G: [BN or 1, 3D]
-            "beta_qkv": None if beta is None else tf.matmul(tf.reshape(beta, [-1, qkv.shape[0]]), qkv),
-        }
-
     def row_projections(self, base: tf.Tensor) -> tf.Tensor:
-        """base G for a row: base [BN, W, D] (the first layer's input minus the colour) -> [BN, W, 3D]."""
-        gram = self.layers[0]["gram"]
-        if gram.shape[0] == 1:
-            return tf.einsum("bwd,de->bwe", base, gram[0])
-        return tf.matmul(base, gram)
+        """base W_qkv for a row: base [BN, W, D] (the first layer's input minus the colour) -> [BN, W, 3D]."""
+        return tf.einsum("bwd,de->bwe", base, self.layers[0]["qkv_full"])
 
     def step(
         self,
@@ -125,40 +112,38 @@ class PixelDecoder:
         base: tf.Tensor,
         base_proj: tf.Tensor,
         pos_mods: list,
+        ln_mods: list,
         attend: Callable,
     ) -> tf.Tensor:
         """Logits [BN, 512] of one pixel.
 
         prev: int32 [BN] the previous pixel's colour (START at column 0); base [BN, D]; base_proj [BN, 3D]
-        its `row_projections` row; pos_mods: the pixel's cAtt / cMLP modulations per layer (as
-        `InnerDecoder.position_modulations`, each part [BN, D]); attend(i, att, q, k, v) -> [BN, heads, d]
-        reads and updates layer i's key/value cache (q, k, v [BN, heads, d]).
+        its `row_projections` row; pos_mods: the pixel's cAtt / cMLP modulations per block (as
+        `InnerDecoder.position_modulations`, parts [BN, D]); ln_mods: the cLN (scale, shift) per block,
+        parts [BN, D] (per image, or per row in the authors' sampling context); attend(i, q, k, v) ->
+        [BN, heads, d] reads and updates layer i's key/value cache (q, k, v [BN, heads, d]).
         """
         h = tf.gather(self.embed, prev) + base
-        for i, ((_, att, _, _), layer) in enumerate(zip(self.inner.groups, self.layers, strict=True)):
-            att_mod, mlp_mod = pos_mods[i]
+        for i, layer in enumerate(self.layers):
+            att_mod, mlp_mod = pos_mods[2 * i], pos_mods[2 * i + 1]
             if i == 0:
-                mean, var = tf.nn.moments(h, axes=[-1], keepdims=True)
-                table = layer["table"]  # [1 or BN, 513, 3D]
-                if table.shape[0] == 1:
-                    rows = tf.gather(table[0], prev)
-                else:
-                    rows = tf.gather(table, prev, batch_dims=1)
-                qkv = (rows + base_proj - mean * layer["col_sums"]) * tf.math.rsqrt(var + self.epsilon)
-                if layer["beta_qkv"] is not None:
-                    qkv += layer["beta_qkv"]
+                qkv = tf.gather(layer["table"], prev) + base_proj
             else:
-                qkv = split_dot(apply_modulation(normalize(h, self.epsilon), layer["att_norm"]), layer["qkv"])
+                qkv = split_dot(h, layer["qkv"])
             q, k, v = (
                 tf.reshape(apply_modulation(t, att_mod.get(name)), [-1, self.heads, self.head_size])
                 for name, t in zip("qkv", tf.split(qkv, 3, axis=-1), strict=True)
             )
-            o = attend(i, att, q * (self.head_size**-0.5), k, v)
+            o = attend(i, q * (self.head_size**-0.5), k, v)
             h += split_dot(tf.reshape(o, [-1, self.heads * self.head_size]), layer["out"])
-            x = apply_modulation(normalize(h, self.epsilon), layer["mlp_norm"])
+            h = apply_modulation(normalize(h, self.epsilon), norm_affine(layer["att_norm"], ln_mods[2 * i]))
             kernel, bias = layer["inner"]
-            x = tf.nn.relu(split_dot(x, kernel) + bias)
+            x = tf.nn.relu(split_dot(h, kernel) + bias)
             kernel, bias = layer["outer"]
             h += apply_modulation(split_dot(x, kernel) + bias, mlp_mod)
+            h = apply_modulation(
+                normalize(h, self.epsilon), norm_affine(layer["mlp_norm"], ln_mods[2 * i + 1])
+            )
+        gamma, beta, epsilon = self.head_norm
         kernel, bias = self.final
-        return split_dot(apply_modulation(normalize(h, self.epsilon), self.final_norm), kernel) + bias
+        return split_dot(normalize(h, epsilon) * gamma + beta, kernel) + bias

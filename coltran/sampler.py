@@ -15,10 +15,15 @@ written in place; without it they are rolling buffers (drop the oldest slot, app
 outside XLA a scatter copies the whole cache. The whole raster loop runs in one `tf.function` (under XLA
 with `jit_compile=True`), batched over B * num_samples.
 
-Random draws: pixel (i, j) of sample n uses the Gumbel noise of `common.sampling.hashed_uniform` with
-step i and flat index (j * N + n) * 512 + symbol, shared by every image of the batch. Both samplers
-therefore see the same noise, an image's samples depend only on (image, seed, n), not on its batch
-neighbours, and the integer hash is identical under XLA.
+Random draws: pixel (i, j) of sample n of image b uses the Gumbel noise of
+`common.sampling.hashed_uniform` with step i and flat index ((b * N + n) * W + j) * 512 + symbol. Both
+samplers therefore see the same noise; images of one call get independent noise; image b's samples depend
+on (its image, seed, b, n) only, not on the other images nor on the batch size; the integer hash is
+identical under XLA.
+
+Sampling context: with the model's `row_context_sampling` (imported checkpoints) the inner decoder's cLNs
+pool only the current row of z, as the authors' sampler does; both samplers implement it (the naive one
+as the authors do, by passing the row; the fast one from per-row poolings computed once per image).
 """
 
 from __future__ import annotations
@@ -30,32 +35,31 @@ import tensorflow as tf
 
 from coltran.attention import MASK_BIAS, AxialAttention
 from coltran.conditional import affine_modulation
+from coltran.constants import NUM_COARSE_COLORS
 from coltran.modulations import FusedModulations
 from coltran.pixel_step import START, PixelDecoder
 from common.sampling import hashed_uniform
 
-NUM_SYMBOLS = 512
 
-
-def row_gumbel(seed: tf.Tensor, row: tf.Tensor, width: int, num_samples: int) -> tf.Tensor:
-    """Gumbel noise [W, N, 512] for one image row: pixel j of sample n gets [j, n] (hashed, stateless)."""
-    u = hashed_uniform([width, num_samples, NUM_SYMBOLS], seed=seed, step=row)
+def row_gumbel(seed: tf.Tensor, row: tf.Tensor, width: int, rows: tf.Tensor | int) -> tf.Tensor:
+    """Gumbel noise [BN, W, 512] for one image row: pixel j of draw b * N + n gets [b * N + n, j] (hashed,
+    stateless; a draw's noise does not depend on how many draws follow it)."""
+    u = hashed_uniform(tf.stack([rows, width, NUM_COARSE_COLORS]), seed=seed, step=row)
     return -tf.math.log(-tf.math.log(u))
 
 
 def draw(
     logits: tf.Tensor, gumbel: tf.Tensor, temperature: tf.Tensor, top_k: int
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """One symbol per row of logits [B * N, C] (rows image-major) given the pixel's noise [N, C].
+    """One symbol per row of logits [B * N, C] (rows image-major) given each row's noise [B * N, C].
 
-    Gumbel-max draw from softmax(top_k(logits) / temperature), the noise shared by the B images; temperature
-    0 gives the argmax. Returns (int32 [B * N], float32 [B * N] the max of softmax(logits)).
+    Gumbel-max draw from softmax(top_k(logits) / temperature); temperature 0 gives the argmax.
+    Returns (int32 [B * N], float32 [B * N] the max of softmax(logits)).
     """
     max_prob = tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1)
     if top_k:
         kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
         logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
-    gumbel = tf.tile(gumbel, [tf.shape(logits)[0] // tf.shape(gumbel)[0], 1])
     safe_t = tf.where(temperature > 0, temperature, 1.0)
     noisy = tf.where(temperature > 0, logits / safe_t + gumbel, logits)
     return tf.argmax(noisy, axis=-1, output_type=tf.int32), max_prob
@@ -178,9 +182,28 @@ def _ln_modulations(decoder, z: tf.Tensor) -> list:
     return mods
 
 
-def _groups(items: list, size: int) -> list:
-    """[a, b, c, d, ...] -> [(a, b), (c, d), ...] for size 2: per-layer tuples as the decoders take them."""
-    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+def _row_ln_modulations(decoder, z: tf.Tensor) -> list:
+    """`decoder.row_ln_modulations(z)` (the authors' sampling context) as [BN, H, D] parts, every
+    learnable row pooling in one einsum. Same values up to round-off."""
+    for norm in decoder.norms:
+        if not norm.built:
+            norm.build(z.shape, z.shape)
+    learnable = [n for n in decoder.norms if n.mode != "none" and n.pool == "learnable"]
+    pooled = {}
+    if learnable:
+        weights = tf.stack([n.row_weights() for n in learnable])  # [n, W]
+        sums = tf.einsum("kw,bhwd->kbhd", weights, z) / float(z.shape[2])  # [n, BN, H, D]
+        pooled = {id(n): sums[k] for k, n in enumerate(learnable)}
+    mean = None
+    mods = []
+    for norm in decoder.norms:
+        if norm.mode == "none":
+            mods.append(None)
+            continue
+        if id(norm) not in pooled:
+            mean = tf.reduce_mean(z, axis=2) if mean is None else mean
+        mods.append(affine_modulation(norm.proj(pooled.get(id(norm), mean)), norm.mode))
+    return mods
 
 
 def _swap01(t: tf.Tensor) -> tf.Tensor:
@@ -209,18 +232,23 @@ def _fast(
     outer_ln = _ln_modulations(outer, z)
     # cAtt / cMLP modulations, each decoder's from one matmul. The outer decoder's depend on z only: all
     # rows at once (one large matmul), then one gather per row.
-    outer_fused = FusedModulations([m for g in outer.groups for m in (g[1], g[3], g[5], g[7])])
+    outer_fused = FusedModulations([block.layer for block in outer.blocks])
     outer_proj = outer_fused.project(z)  # [BN, H, W, K] or None
-    inner_fused = FusedModulations([m for g in inner.groups for m in (g[1], g[3])])
-    # The pixel steps work on [BN, D] rows: flat tensors keep each step's op count low.
-    inner_ln = tf.nest.map_structure(
-        lambda t: None if t is None else tf.reshape(t, [-1, dim]), _ln_modulations(inner, z)
-    )
+    inner_fused = FusedModulations([block.layer for block in inner.blocks])
+    # The pixel steps work on [BN, D] rows: flat tensors keep each step's op count low. The inner cLN
+    # modulations: one per image (all of z), or one per row (the authors' context, [BN, H, D] parts).
+    row_context = bool(getattr(model, "row_context_sampling", False))
+    if row_context:
+        inner_ln_all = _row_ln_modulations(inner, z)
+    else:
+        inner_ln_all = tf.nest.map_structure(
+            lambda t: None if t is None else tf.reshape(t, [-1, dim]), _ln_modulations(inner, z)
+        )
     # Split products pay under XLA (it runs a batched dot's blocks on both cores); outside XLA the
     # extra ops cost more than they save.
-    pixels = PixelDecoder(model, inner_ln, parts=2 if xla else 1)
-    outer_tables = [_step_tables(group[5], in_place) for group in outer.groups]
-    inner_tables = [_step_tables(group[1], in_place) for group in inner.groups]
+    pixels = PixelDecoder(model, parts=2 if xla else 1)
+    outer_tables = [_step_tables(layer.column_attention.layer, in_place) for layer in outer.axial_layers]
+    inner_tables = [_step_tables(layer.attention.layer, in_place) for layer in inner.inner_layers]
     outer_pos, inner_pos = outer.pos.table(), inner.pos.table()
 
     def zeros_cache(length, x):
@@ -237,18 +265,24 @@ def _fast(
                 inner_fused.project(tf.concat([z_row, upper], axis=-1)),
             )
         )
-        noise = row_gumbel(seed, r, width, num_samples)
+        noise = row_gumbel(seed, r, width, bn)  # [BN, W, 512]
+        if row_context:
+            inner_ln = tf.nest.map_structure(
+                lambda t: None if t is None else tf.gather(t, r, axis=1), inner_ln_all
+            )
+        else:
+            inner_ln = inner_ln_all
 
         def pixel_step(c, prev, inner_caches, row_symbols, row_probs):
             caches = list(inner_caches)
             base_c, proj_c, mods_c = pixel_inputs(c)
-            mods_c = _groups(inner_fused.unpack(mods_c), 2)
+            mods_c = inner_fused.unpack(mods_c)
 
-            def attend(i, att, q, k, v):
+            def attend(i, q, k, v):
                 return _cached_step(caches, i, inner_tables[i], c, (q, k, v), in_place)
 
-            logits = pixels.step(prev, base_c, proj_c, mods_c, attend)
-            sym, prob = draw(logits, tf.gather(noise, c), temperature, top_k)
+            logits = pixels.step(prev, base_c, proj_c, mods_c, inner_ln, attend)
+            sym, prob = draw(logits, tf.gather(noise, c, axis=1), temperature, top_k)
             return (
                 c + 1,
                 sym,
@@ -260,7 +294,7 @@ def _fast(
         init = (
             tf.constant(0),
             tf.fill([bn], START),
-            tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.groups),
+            tuple((zeros_cache(width, 1), zeros_cache(width, 1)) for _ in inner.inner_layers),
             tf.TensorArray(tf.int32, width),
             tf.TensorArray(tf.float32, width),
         )
@@ -275,7 +309,7 @@ def _fast(
         upper = outer.body(
             h,
             outer_ln,
-            _groups(outer_fused.unpack(row_proj), 4),
+            outer_fused.unpack(row_proj),
             col_attention=_cached_attention(caches, outer_tables, r, in_place),
         )
         return (
@@ -289,7 +323,7 @@ def _fast(
     init = (
         tf.constant(0),
         tf.zeros([bn, 1, width, dim]),
-        tuple((zeros_cache(height, width), zeros_cache(height, width)) for _ in outer.groups),
+        tuple((zeros_cache(height, width), zeros_cache(height, width)) for _ in outer.axial_layers),
         tf.TensorArray(tf.int32, num_rows),
         tf.TensorArray(tf.float32, num_rows),
     )
@@ -314,13 +348,13 @@ def _naive(
 
     def row_step(r, canvas, upper, symbols, probs):
         upper_row = tf.gather(upper, [r], axis=1)
-        noise = row_gumbel(seed, r, width, num_samples)
+        noise = row_gumbel(seed, r, width, bn)
 
         def pixel_step(c, row_emb, row_symbols, row_probs):
             # The whole row through the inner decoder, as the authors' sampler does, for one pixel.
-            row_logits = model.final_dense(model.inner(row_emb, upper_row, z, row=r))
-            logits = tf.gather(row_logits, c, axis=2)[:, 0]
-            sym, prob = draw(logits, tf.gather(noise, c), temperature, top_k)
+            features = model.inner(row_emb, upper_row, z, row=r, row_context=model.row_context_sampling)
+            logits = tf.gather(model.head(features), c, axis=2)[:, 0]
+            sym, prob = draw(logits, tf.gather(noise, c, axis=1), temperature, top_k)
             row_emb += model.pixel_embed(sym)[:, None, None] * tf.one_hot(c, width)[None, None, :, None]
             return (
                 c + 1,
@@ -389,8 +423,10 @@ def sample_symbols(
         raise ValueError(f"coltran/sampler.py: method must be 'fast' or 'naive', got {method!r}.")
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"coltran/sampler.py: num_samples must be an int >= 1, got {num_samples!r}.")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= NUM_SYMBOLS:
-        raise ValueError(f"coltran/sampler.py: top_k must be an int in [0, {NUM_SYMBOLS}], got {top_k!r}.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= NUM_COARSE_COLORS:
+        raise ValueError(
+            f"coltran/sampler.py: top_k must be an int in [0, {NUM_COARSE_COLORS}], got {top_k!r}."
+        )
     if not temperature >= 0:
         raise ValueError(f"coltran/sampler.py: temperature must be >= 0, got {temperature}.")
     rows = model.resolution if num_rows is None else int(num_rows)
@@ -429,5 +465,5 @@ def sample_symbols(
     symbols = tf.reshape(symbols, shape)
     if not return_logits:
         return symbols, tf.reshape(out, shape)
-    logits = tf.reshape(out, tf.concat([shape, [NUM_SYMBOLS]], 0))
+    logits = tf.reshape(out, tf.concat([shape, [NUM_COARSE_COLORS]], 0))
     return symbols, tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1), logits

@@ -32,14 +32,17 @@ num_encoder_layers, dropout (the AxialEncoder's), resolution R, remat, num_chunk
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
-from coltran.upsampler_base import NUM_CHANNELS, NUM_SYMBOLS, ChannelUpsampler, random_channel, square_8bit
+from coltran import preprocessing
+from coltran.constants import NUM_CHANNELS, NUM_LEVELS
+from coltran.upsampler_base import ChannelUpsampler
 from common import quantize
-from common.color import rgb_to_gray
-from common.data import preprocess as pp
+from common.protocol import InputSpec
 
 __all__ = ["ColorUpsampler", "SpatialUpsampler", "area_upsample"]
 
@@ -48,9 +51,15 @@ def area_upsample(low8: tf.Tensor, size: int) -> tf.Tensor:
     """8-bit RGB [B, h, w, 3] (int, or float in [0, 255]) -> int32 [B, size, size, 3] by area resize.
 
     Upsampling by an integer factor with area averaging repeats each pixel (ref datasets_utils
-    `downsample_and_upsample`: the "blurry" spatial-upsampler input).
+    `downsample_and_upsample`: the "blurry" spatial-upsampler input); that case is done by repeating (XLA
+    has no area resize), any other factor by `tf.image.resize(..., "area")`.
     """
-    up = tf.image.resize(tf.cast(low8, tf.float32), (size, size), method="area")
+    low8 = tf.cast(low8, tf.float32)
+    height, width = low8.shape[1], low8.shape[2]
+    if height and width and size % height == 0 and size % width == 0:
+        up = tf.repeat(tf.repeat(low8, size // height, axis=1), size // width, axis=2)
+    else:
+        up = tf.image.resize(low8, (size, size), method="area")
     return tf.cast(tf.clip_by_value(tf.round(up), 0.0, 255.0), tf.int32)
 
 
@@ -99,14 +108,28 @@ class ColorUpsampler(ChannelUpsampler):
     def _conditioning(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.cast(batch["coarse"], tf.int32)
 
+    @classmethod
+    def preprocessor(
+        cls, resolution: int = 64, coarse_bits: int = 3, **_: Any
+    ) -> Callable[[dict, bool], dict]:
+        """`preprocess` for a config's `model` section, without building the model."""
+        return functools.partial(
+            preprocessing.color_upsampler_example, resolution=resolution, coarse_bits=coarse_bits
+        )
+
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
         """{"image": uint8 [H, W, 3]} -> {"gray", "rgb", "coarse"(, "channel")} at `resolution`."""
-        rgb8, chan_seed = square_8bit(example, training, self.resolution)
-        rgb = rgb8 / 255.0
-        out = {"gray": rgb_to_gray(rgb), "rgb": rgb, "coarse": quantize.to_coarse(rgb8, self.coarse_bits)}
-        if training:
-            out["channel"] = random_channel(chan_seed)
-        return out
+        return preprocessing.color_upsampler_example(
+            example, training, resolution=self.resolution, coarse_bits=self.coarse_bits
+        )
+
+    def sample_spec(self) -> dict[str, InputSpec]:
+        """The inputs of `sample`: the grayscale and the core's coarse colours (common/protocol.py)."""
+        r = self.resolution
+        return {
+            "gray": InputSpec("float32", (None, r, r, 1), 0.0, 1.0, "luma in [0, 1] (read as 8-bit levels)"),
+            "coarse": InputSpec("int32", (None, r, r, 3), 0, self.cond_levels - 1, "coarse RGB levels"),
+        }
 
     def sample(
         self,
@@ -122,9 +145,8 @@ class ColorUpsampler(ChannelUpsampler):
 
         Args:
           gray: float [B, R, R, 1] in [0, 1].
-          coarse: int [B, R, R, 3] coarse levels in [0, 2**coarse_bits) (ColTranCore.sample's "coarse").
-            None conditions on the grayscale's own coarse levels (a colourless hint), so callers that
-            only know the protocol (e.g. image summaries) still get an output.
+          coarse: int [B, R, R, 3] coarse levels in [0, 2**coarse_bits) (ColTranCore.sample's "coarse"):
+            the conditioning, required (`sample_spec()["coarse"]`).
           temperature: 0 (default, the paper's argmax) or > 0 to sample every pixel independently.
         Returns:
           {"rgb": float32 [B, N, R, R, 3] in [0, 1], "labels": int32 [B, N, R, R, 3] 8-bit values}.
@@ -132,7 +154,10 @@ class ColorUpsampler(ChannelUpsampler):
         gray = self._check_gray(gray, "sample")
         self._check_num_samples(num_samples)
         if coarse is None:
-            coarse = quantize.to_coarse(tf.repeat(gray, NUM_CHANNELS, axis=-1) * 255.0, self.coarse_bits)
+            raise ValueError(
+                "ColorUpsampler.sample: the conditioning `coarse` (int [B, R, R, 3] coarse levels, the core "
+                "output) is required; nothing is conditioned on the grayscale alone"
+            )
         coarse = tf.convert_to_tensor(coarse)
         if coarse.dtype.is_floating or tuple(coarse.shape) != tuple(gray.shape[:3]) + (NUM_CHANNELS,):
             raise ValueError(
@@ -181,7 +206,7 @@ class SpatialUpsampler(ChannelUpsampler):
             num_encoder_layers,
             dropout,
             resolution,
-            cond_levels=NUM_SYMBOLS,
+            cond_levels=NUM_LEVELS,
             remat=remat,
             num_chunks=num_chunks,
             **kwargs,
@@ -193,16 +218,29 @@ class SpatialUpsampler(ChannelUpsampler):
     def _conditioning(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         return area_upsample(batch["low_res"], self.resolution)
 
+    @classmethod
+    def preprocessor(
+        cls, resolution: int = 256, low_resolution: int = 64, **_: Any
+    ) -> Callable[[dict, bool], dict]:
+        """`preprocess` for a config's `model` section, without building the model."""
+        return functools.partial(
+            preprocessing.spatial_upsampler_example, resolution=resolution, low_resolution=low_resolution
+        )
+
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> dict[str, tf.Tensor]:
         """{"image": uint8 [H, W, 3]} -> {"gray", "rgb" at `resolution`, "low_res" at `low_resolution`
         (, "channel")}."""
-        rgb8, chan_seed = square_8bit(example, training, self.resolution)
-        rgb = rgb8 / 255.0
-        low = tf.cast(tf.round(pp.resize_area(rgb8, self.low_resolution)), tf.int32)
-        out = {"gray": rgb_to_gray(rgb), "rgb": rgb, "low_res": low}
-        if training:
-            out["channel"] = random_channel(chan_seed)
-        return out
+        return preprocessing.spatial_upsampler_example(
+            example, training, resolution=self.resolution, low_resolution=self.low_resolution
+        )
+
+    def sample_spec(self) -> dict[str, InputSpec]:
+        """The inputs of `sample`: the grayscale and the low-resolution colours (common/protocol.py)."""
+        r, low = self.resolution, self.low_resolution
+        return {
+            "gray": InputSpec("float32", (None, r, r, 1), 0.0, 1.0, "luma in [0, 1] (read as 8-bit levels)"),
+            "low_res": InputSpec("int32", (None, low, low, 3), 0, 255, "8-bit RGB at the low resolution"),
+        }
 
     def sample(
         self,
@@ -219,8 +257,7 @@ class SpatialUpsampler(ChannelUpsampler):
         Args:
           gray: float [B, R, R, 1] in [0, 1].
           low_res: [B, r, r, 3] low-resolution RGB, int 8-bit values (ColorUpsampler.sample's "labels") or
-            float in [0, 1]. None uses the grayscale's own area-downsampled levels (a colourless hint), so
-            callers that only know the protocol still get an output.
+            float in [0, 1]: the conditioning, required (`sample_spec()["low_res"]`).
           temperature: 0 (default, the paper's argmax) or > 0 to sample every pixel independently.
         Returns:
           {"rgb": float32 [B, N, R, R, 3] in [0, 1], "labels": int32 [B, N, R, R, 3] 8-bit values}.
@@ -229,7 +266,10 @@ class SpatialUpsampler(ChannelUpsampler):
         self._check_num_samples(num_samples)
         r = self.low_resolution
         if low_res is None:
-            low_res = tf.image.resize(tf.repeat(gray, NUM_CHANNELS, axis=-1), (r, r), "area")
+            raise ValueError(
+                "SpatialUpsampler.sample: the conditioning `low_res` ([B, r, r, 3] 8-bit RGB, the colour "
+                "upsampler's output) is required; nothing is conditioned on the grayscale alone"
+            )
         low_res = tf.convert_to_tensor(low_res)
         if tuple(low_res.shape) != (gray.shape[0], r, r, NUM_CHANNELS):
             raise ValueError(

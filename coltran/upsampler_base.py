@@ -17,13 +17,12 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from coltran.constants import NUM_CHANNELS, NUM_LEVELS
 from coltran.layers import AxialEncoder
 from common import quantize
 from common.data import preprocess as pp
 from common.sampling import fold_seed, sample_categorical
 
-NUM_SYMBOLS = 256  # 8-bit levels: the output of both upsamplers and the grayscale input's levels
-NUM_CHANNELS = 3
 _LN2 = math.log(2.0)
 
 
@@ -85,7 +84,7 @@ class ChannelUpsampler(keras.Model):
         self.num_chunks = int(num_chunks)
         if self.num_chunks < 1:
             raise ValueError(f"{type(self).__name__}: num_chunks must be >= 1, got {num_chunks}")
-        self.gray_embedding = keras.layers.Embedding(NUM_SYMBOLS, self.hidden_size, name="gray_embedding")
+        self.gray_embedding = keras.layers.Embedding(NUM_LEVELS, self.hidden_size, name="gray_embedding")
         # One table for all channels: id = value + cond_levels * channel (ref: one-hot over 3 * levels).
         self.channel_embedding = keras.layers.Embedding(
             NUM_CHANNELS * self.cond_levels, self.hidden_size, name="channel_embedding"
@@ -100,7 +99,7 @@ class ChannelUpsampler(keras.Model):
             remat=self.remat,
             name="encoder",
         )
-        self.final_dense = keras.layers.Dense(NUM_SYMBOLS, name="final_dense")
+        self.final_dense = keras.layers.Dense(NUM_LEVELS, name="final_dense")
         self.build(None)  # the shapes are fixed by the config: make the weights now (optimizer, EMA, restore)
 
     def build(self, input_shape: Any = None) -> None:
@@ -133,7 +132,8 @@ class ChannelUpsampler(keras.Model):
         if channel.shape.rank == 1:
             channel = channel[:, None, None]
         h = self.channel_embedding(cond + self.cond_levels * channel) + gray_embed
-        return self.final_dense(self.encoder(h, training=training))
+        # float32 logits (softmax and loss) also under mixed precision
+        return tf.cast(self.final_dense(self.encoder(h, training=training)), tf.float32)
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         """{"gray": [B, R, R, 1], cond_key: conditioning} -> logits [B, R, R, 3, 256] (all channels)."""

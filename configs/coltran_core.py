@@ -33,6 +33,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m.decoder_loss_weight = 0.99  # paper §4.2 (1 - lambda); ref loss_factor
     m.encoder_loss_weight = 0.01  # paper §4.2: lambda = 0.01; ref encoder_loss_factor
     m.jit_compile_sampler = True  # ours: XLA for the sampling loop, same samples, faster (BENCHMARKS.md)
+    # ref autoregressive_sample gives the inner decoder one row of z at sampling (training: all of z).
+    # Off here: a model trained here samples the function it was trained as; colorize-import-coltran
+    # turns it on for the authors' checkpoints (README "Fidelity").
+    m.row_context_sampling = False
 
     if arg == "tiny":
         shrink_to_tiny(c, num_steps=60)

@@ -318,7 +318,8 @@ def train(
 
 def _write_samples(state: TrainState, batch: dict, writer, step: int, *, seed: int) -> None:
     """TensorBoard image "samples": gray | 2 samples (EMA weights) | truth, one row per preview image."""
+    conditioning = {k: batch[k] for k in state.model.sample_spec() if k != "gray"}  # e.g. an upsampler's
     with maybe_averaged(state.ema):
-        out = state.model.sample(batch["gray"], num_samples=2, seed=seed)
+        out = state.model.sample(batch["gray"], num_samples=2, seed=seed, **conditioning)
     strip = summaries.sample_strip(batch["gray"], out["rgb"], batch.get("rgb"))
     summaries.write_images(writer, step, "samples", strip)

@@ -27,12 +27,14 @@ def trained(tmp_path_factory) -> dict:
         config.train.num_steps = 2
         config.train.steps_per_call = 1
         config.train.checkpoint_every = 2
+        config.train.image_summary_every = 2  # sample previews: the upsamplers need their conditioning
         workdir = str(tmp_path_factory.mktemp(stage))
         fn = inputs.make_dataset_fn(
             config, split=config.data.train_split, training=True, batch_size=config.train.batch_size
         )
-        result = train(config, workdir, dataset_fn=fn)
+        result = train(config, workdir, dataset_fn=fn, preview_batch=inputs.preview_batch(config, 2))
         assert result.step == 2
+        assert os.listdir(os.path.join(workdir, "train"))  # TensorBoard events with the previews
         models[stage] = load_for_inference(config, workdir)
     return models
 

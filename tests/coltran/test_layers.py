@@ -35,8 +35,9 @@ def _reference_attention(att: AxialAttention, x: np.ndarray, ctx: np.ndarray | N
         t = x @ layer.kernel.numpy()
         if name in att.cond_proj:
             c = ctx @ att.cond_proj[name].kernel.numpy()
-            if att.cond_mode == "affine":
-                t = t * c[..., :D] + c[..., D:]
+            if att.cond_mode == "affine":  # per head (scale, shift), the authors' layout
+                c = c.reshape(c.shape[:-1] + (n, 2 * d))
+                t = (t.reshape(t.shape[:-1] + (n, d)) * c[..., :d] + c[..., d:]).reshape(t.shape)
             elif att.cond_mode == "scale":
                 t = t * c
             else:
@@ -164,10 +165,9 @@ def test_axial_encoder_strips_give_the_same_outputs(num_chunks, monkeypatch):
     # The strip path really ran: every branch on min(num_chunks, length) strips of whole rows / columns.
     rows = [(len(p), W) for p in np.array_split(np.arange(H), min(num_chunks, H))]
     columns = [(H, len(p)) for p in np.array_split(np.arange(W), min(num_chunks, W))]
-    branches = [(1, rows), (2, columns), (1, rows)]
-    per_layer = [(1, rows), (1, rows), (2, columns), (1, rows)]
+    per_layer = [(1, rows), (1, rows), (2, columns), (1, rows)]  # post-norm blocks, no final norm
     expected = []
-    for axis, parts in 2 * per_layer + branches[-1:]:
+    for axis, parts in 2 * per_layer:
         expected += [(axis, (H, W)), *parts]
     assert seen == expected
     # In training without remat the strips would save nothing: the plain pass runs.
@@ -201,7 +201,7 @@ def test_axial_encoder_remat_gives_the_same_loss_and_gradients(num_chunks, monke
         assert len(got[1]) == len(expected[1]) == 1 + len(plain.trainable_variables)
         for g, e in zip(got[1], expected[1], strict=True):
             np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
-    assert len(calls) == 2 * (2 * 2 * 2 + 1)  # 2 layers x 2 blocks x (attention, MLP) + final norm; twice
+    assert len(calls) == 2 * (2 * 2 * 2)  # 2 layers x 2 axes x (attention, MLP) blocks; twice
     # Not at inference, and not with dropout (a recomputed branch would draw a different mask).
     calls.clear()
     np.testing.assert_allclose(remat(x).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-5)
@@ -232,7 +232,7 @@ def test_conditional_layer_norm_learnable_pool_starts_as_mean():
     # Reference: normalise, then scale and shift from a linear map of the spatial mean of the context.
     kernel, bias = learn.proj.get_weights()
     mod = ctx.mean(axis=(1, 2), keepdims=True) @ kernel + bias
-    normed = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-6)
+    normed = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)  # Keras's epsilon
     np.testing.assert_allclose(
         learn(x, ctx).numpy(), normed * mod[..., :D] + mod[..., D:], rtol=1e-4, atol=1e-5
     )
@@ -257,21 +257,42 @@ def test_conditional_layer_norm_modes(mode):
 
 @pytest.mark.parametrize("mode", ["none", "shift", "scale", "affine"])
 def test_feed_forward_conditioning(mode):
+    """Against numpy from the weights: Dense-ReLU-Dense, then the context's projection (with its bias)
+    split as (shift, scale) in "affine" (the authors' cMLP)."""
     x, ctx = _x(0), _x(1, (B, H, W, 4))
     ff = FeedForward(D, 16, cond_mode=mode)
+    ff(x, ctx if mode != "none" else None)
+    _randomize(ff)
     y = ff(x, ctx if mode != "none" else None).numpy()
-    plain = ff.outer(ff.inner(x)).numpy()
+    w1, b1, w2, b2 = (v.numpy() for v in (ff.inner.kernel, ff.inner.bias, ff.outer.kernel, ff.outer.bias))
+    plain = np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
     if mode == "none":
-        np.testing.assert_allclose(y, plain)
+        np.testing.assert_allclose(y, plain, rtol=1e-5, atol=1e-5)
         return
-    c = ctx @ ff.cond_proj.kernel.numpy()
+    c = ctx @ ff.cond_proj.kernel.numpy() + ff.cond_proj.bias.numpy()
     if mode == "shift":
         expected = plain + c
     elif mode == "scale":
         expected = plain * c
     else:
-        expected = plain * c[..., :D] + c[..., D:]
+        expected = plain * c[..., D:] + c[..., :D]
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_conditional_layer_norm_row_context_equals_the_authors_broadcast():
+    """`row_modulation` (every row at once, from the row-averaged spatial weights) equals pooling one row
+    with the [1, H, W, 1] weights broadcast over it, which is what the authors' sampler computes."""
+    x, ctx = _x(0), _x(1, (B, H, W, 4))
+    ln = ConditionalLayerNorm("affine", "learnable")
+    ln(x, ctx)
+    _randomize(ln)
+    rows = ln.row_modulation(tf.constant(ctx))  # (scale, shift), each [B, H, 1, D]
+    for r in range(H):
+        one = ln.modulation(tf.constant(ctx[:, r : r + 1]))  # [B, 1, 1, D]: weights broadcast over the row
+        for got, want in zip(rows, one, strict=True):
+            np.testing.assert_allclose(got[:, r : r + 1].numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    full = ln.modulation(tf.constant(ctx))
+    assert np.abs(full[0].numpy() - rows[0].numpy()).max() > 1e-3  # the two contexts differ
 
 
 def test_bad_arguments_are_named():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coltran.sampler import NUM_SYMBOLS, draw, row_gumbel, sample_symbols
+from coltran.constants import NUM_COARSE_COLORS
+from coltran.sampler import draw, row_gumbel, sample_symbols
 from common.quantize import coarse_to_8bit, symbol_to_coarse
 from tests.coltran.test_core import CONDITIONING, R, make_core
 
@@ -20,28 +21,35 @@ def core():
     return make_core(11)
 
 
-def _teacher_forced(model, gray: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+def _teacher_forced(model, gray: np.ndarray, symbols: np.ndarray, row_context: bool = False) -> np.ndarray:
     """Logits [B, N, R, R, 512] of the teacher-forced decoder on each sampled image."""
     batch, num = symbols.shape[:2]
     gray8 = tf.repeat(model.gray_levels(gray), num, axis=0)
-    logits = model.logits(gray8, tf.constant(symbols.reshape(batch * num, R, R), tf.int32))[0]
-    return logits.numpy().reshape(batch, num, R, R, NUM_SYMBOLS)
+    z = model.encode(gray8)
+    logits = model.decode(
+        z, tf.constant(symbols.reshape(batch * num, R, R), tf.int32), row_context=row_context
+    )
+    return logits.numpy().reshape(batch, num, R, R, NUM_COARSE_COLORS)
 
 
 @pytest.mark.parametrize(
-    "cond,method,jit",
-    [(c, "fast", False) for c in CONDITIONING]
-    + [(CONDITIONING[0], "fast", True), (CONDITIONING[0], "naive", False)],
-    ids=["fast-paper", "fast-none", "fast-shift", "fast-scale", "fast-paper-xla", "naive-paper"],
+    "cond,method,jit,row_context",
+    [(c, "fast", False, False) for c in CONDITIONING]
+    + [(CONDITIONING[0], "fast", True, False), (CONDITIONING[0], "naive", False, False)]
+    + [(CONDITIONING[0], m, j, True) for m, j in (("fast", False), ("fast", True), ("naive", False))],
+    ids=["fast-paper", "fast-none", "fast-shift", "fast-scale", "fast-paper-xla", "naive-paper"]
+    + ["row-context-fast", "row-context-fast-xla", "row-context-naive"],
 )
-def test_step_logits_equal_teacher_forced_logits(cond, method, jit):
-    model = make_core(12, **cond)
+def test_step_logits_equal_teacher_forced_logits(cond, method, jit, row_context):
+    """Every step's logits equal the teacher-forced decoder's on the sampled image; with the authors'
+    sampling context, the teacher-forced decoder with `row_context` (each row's cLNs pool that row)."""
+    model = make_core(12, **cond, row_context_sampling=row_context)
     gray = _gray(1)
     gray8 = model.gray_levels(gray)
     symbols, max_prob, logits = sample_symbols(
         model, gray8, num_samples=2, seed=5, method=method, return_logits=True, jit_compile=jit
     )
-    expected = _teacher_forced(model, gray, symbols.numpy())
+    expected = _teacher_forced(model, gray, symbols.numpy(), row_context)
     np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(max_prob.numpy(), tf.nn.softmax(expected).numpy().max(-1), atol=1e-5)
 
@@ -58,12 +66,22 @@ def test_fast_samples_equal_naive_samples(core, temperature, top_k):
         np.testing.assert_array_equal(fast["symbols"].numpy()[:, 0], fast["symbols"].numpy()[:, 1])
 
 
-def test_batched_sampling_equals_per_example_sampling(core):
+def test_images_of_one_call_get_independent_noise(core):
+    """Two copies of one image in a batch get different samples (today's noise is per image); an
+    image's samples depend on its index and the seed, not on its batch-mates nor on the batch size."""
     gray = _gray(3, batch=3)
+    twins = np.stack([gray[0], gray[0]])
+    out = core.sample(twins, num_samples=1, seed=4)["symbols"].numpy()
+    assert (out[0] != out[1]).mean() > 0.5  # near-uniform random model: most pixels differ
     batched = core.sample(gray, num_samples=2, seed=4)["symbols"].numpy()
-    for b in range(3):
-        single = core.sample(gray[b : b + 1], num_samples=2, seed=4)["symbols"].numpy()
-        np.testing.assert_array_equal(single[0], batched[b])
+    other_mates = core.sample(np.stack([gray[0], gray[2], gray[1]]), num_samples=2, seed=4)["symbols"].numpy()
+    np.testing.assert_array_equal(other_mates[0], batched[0])
+    np.testing.assert_array_equal(
+        core.sample(gray[:1], num_samples=2, seed=4)["symbols"].numpy()[0], batched[0]
+    )
+    np.testing.assert_array_equal(
+        core.sample(gray[:2], num_samples=2, seed=4)["symbols"].numpy(), batched[:2]
+    )
 
 
 def test_seeds_and_samples_differ_and_repeat(core):
@@ -85,21 +103,23 @@ def test_sample_output_contract(core):
     np.testing.assert_array_equal(out["coarse"].numpy(), symbol_to_coarse(out["symbols"]).numpy())
     np.testing.assert_allclose(out["rgb"].numpy(), coarse_to_8bit(out["coarse"]).numpy() / 255.0)
     u = out["uncertainty"].numpy()
-    assert np.all(u >= 1.0 / NUM_SYMBOLS - 1e-6) and np.all(u <= 1.0)
+    assert np.all(u >= 1.0 / NUM_COARSE_COLORS - 1e-6) and np.all(u <= 1.0)
 
 
 def test_draw_follows_softmax_with_temperature_and_top_k():
     """Gumbel-max on the hashed noise reproduces softmax(top_k(logits) / T) frequencies."""
     num = 4096
-    noise = tf.reshape(row_gumbel(tf.constant([3, 0]), 0, num, 1), [num, NUM_SYMBOLS])  # one pixel per draw
-    logits = np.full((num, NUM_SYMBOLS), -30.0, np.float32)
+    noise = tf.reshape(
+        row_gumbel(tf.constant([3, 0]), 0, 1, num), [num, NUM_COARSE_COLORS]
+    )  # one pixel per draw
+    logits = np.full((num, NUM_COARSE_COLORS), -30.0, np.float32)
     logits[:, :4] = [2.0, 1.0, 0.5, 0.0]
     for temperature, top_k in [(1.0, 0), (0.5, 0), (1.0, 2)]:
         draws = draw(tf.constant(logits), noise, tf.constant(temperature), top_k)[0].numpy()
         kept = logits[0, :4] if top_k == 0 else np.where(np.arange(4) < top_k, logits[0, :4], -np.inf)
         p = np.exp(kept / temperature - np.max(kept / temperature))
         p /= p.sum()
-        counts = np.bincount(draws, minlength=NUM_SYMBOLS)
+        counts = np.bincount(draws, minlength=NUM_COARSE_COLORS)
         assert counts[4:].sum() == 0
         np.testing.assert_allclose(counts[:4] / num, p, atol=0.03)  # std of each frequency <= 0.008
     # Temperature 0 is the argmax whatever the noise.

@@ -57,12 +57,6 @@ def _coltran_config(**train_overrides):
     return c
 
 
-@pytest.mark.xfail(
-    raises=tf.errors.InvalidArgumentError,
-    strict=True,
-    reason="coltran/attention.py adds a float32 causal mask to a bfloat16 bias (needs the mask cast to "
-    "bias.dtype) and coltran/core.py _nll_nats should cast the logits to float32: ColTran engineer",
-)
 def test_coltran_core_trains_under_mixed_bfloat16(tmp_path):
     steps = 12
     train(_coltran_config(num_steps=steps), str(tmp_path / "f32"), dataset_fn=toy_dataset_fn(4))

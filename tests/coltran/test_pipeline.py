@@ -47,6 +47,16 @@ def test_output_has_the_input_size_and_luminance(models, photo, shape):
     for img in out.images:
         assert np.abs(_luma(img) - _luma(image)).max() <= HALF_LEVEL
     np.testing.assert_allclose(out.luminance, _luma(image), atol=1e-6)
+    # The colour is the model's: each image's chroma is its own sample's 256-side chroma resized to the
+    # input (PIL's bilinear resize as an independent reference), not the other sample's and not gray.
+    def chroma(rgb8: np.ndarray) -> np.ndarray:
+        return rgb_to_ycbcr_np(rgb8 / 255.0)[..., 1:] * 255.0
+
+    resized = [np.asarray(Image.fromarray(h).resize(shape[::-1], Image.BILINEAR)) for h in out.high_res]
+    for i, img in enumerate(out.images):
+        assert np.abs(chroma(img) - chroma(resized[i])).mean() < 1.0  # 8-bit levels
+        assert np.abs(chroma(img) - chroma(resized[1 - i])).mean() > 2.0
+        assert np.abs(chroma(img) - 128.0).mean() > 2.0
 
 
 def test_gray_input(models, photo):

@@ -14,6 +14,8 @@ TEST = CPU + [
     "ruff>=0.6",
     "ai-edge-litert>=1.0",  # runs exported TFLite models
 ]
+SERVING = ["tensorflow-serving-api==2.21.0", "grpcio>=1.60"]  # export/client.py, warm-up requests
+TEST += SERVING
 
 setup(
     name="colorize",
@@ -38,11 +40,16 @@ setup(
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
         "tpu": [f"tensorflow-tpu=={TF_VERSION}"],
         "test": TEST,
+        "serving": SERVING,
     },
     entry_points={
         "console_scripts": [
             "colorize-train=common.cli:train",
             "colorize-demo=common.cli:demo",
+            "colorize-import-coltran=common.cli:import_coltran",
+            "colorize-export=common.cli:export",
+            "colorize-client=common.cli:client",
+            "colorize-tflite=common.cli:tflite",
         ]
     },
 )

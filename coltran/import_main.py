@@ -9,9 +9,9 @@ coltran_spatial_upsampler (config.json + checkpoints/), read by `common.train.lo
 
 from __future__ import annotations
 
-import sys
+from absl import flags
 
-from absl import app, flags
+from common import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
@@ -19,24 +19,25 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("workdir", None, "Where to write one work directory per component.")
 flags.DEFINE_integer("low_resolution", 64, "The spatial upsampler's input resolution (their pipeline: 64).")
+flags.mark_flags_as_required(["authors_dir", "workdir"])
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"colorize-import-coltran: unexpected arguments {argv[1:]}")
+        cli.fail(f"unexpected arguments {argv[1:]} (flags are --name=value)")
     from coltran.import_authors import AuthorsCheckpointError, import_all
 
     try:
         written = import_all(FLAGS.authors_dir, FLAGS.workdir, low_resolution=FLAGS.low_resolution)
     except AuthorsCheckpointError as e:
-        sys.exit(str(e))
+        cli.fail(str(e))
     for name, prefix in written.items():
         print(f"{name}: {prefix}")
 
 
 def run() -> None:
-    flags.mark_flags_as_required(["authors_dir", "workdir"])
-    app.run(main)
+    """`python -m coltran.import_main` (the console script goes through common.cli)."""
+    cli.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,15 @@ INSTALL_HINT = (
 
 
 # Console script -> module; `python -m <module>` reports errors under the script's name too.
-SCRIPTS = {"colorize-train": "common.train_main", "colorize-demo": "common.demo_main"}
+SCRIPTS = {
+    "colorize-train": "common.train_main",
+    "colorize-demo": "common.demo_main",
+    "colorize-import-coltran": "coltran.import_main",
+    "colorize-export": "export.export_main",
+    "colorize-client": "export.client_main",
+    "colorize-tflite": "export.tflite_main",
+}
+WITHOUT_TENSORFLOW = ("colorize-tflite",)  # runs a .tflite as a phone would: ai_edge_litert, numpy, Pillow
 _prog: list[str] = []  # set by `run`
 
 
@@ -140,17 +148,24 @@ def run(main: Callable[[list[str]], int | None], module_name: str) -> None:
 quiet_tensorflow()
 
 
-def launcher(module_name: str) -> Callable[[], None]:
-    """A console-script entry point for `module_name` (which defines `main` and its flags)."""
+def launcher(script: str) -> Callable[[], None]:
+    """The console-script entry point of `script` (its module defines `main` and its flags)."""
+    module_name = SCRIPTS[script]
 
     def entry() -> None:
         quiet_tensorflow()
-        require_tensorflow()
+        if script not in WITHOUT_TENSORFLOW:
+            require_tensorflow()
         module = importlib.import_module(module_name)
         run(module.main, module_name)
 
+    entry.script = script
     return entry
 
 
-train = launcher(SCRIPTS["colorize-train"])
-demo = launcher(SCRIPTS["colorize-demo"])
+train = launcher("colorize-train")
+demo = launcher("colorize-demo")
+import_coltran = launcher("colorize-import-coltran")
+export = launcher("colorize-export")
+client = launcher("colorize-client")
+tflite = launcher("colorize-tflite")

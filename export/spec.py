@@ -1,0 +1,110 @@
+"""What a model hands the exporter: its variables, its signatures and an example request for each.
+
+The exporter (export/saved_model.py, export/tflite.py) knows nothing else of a model. A model package
+`pkg` plugs in by providing `pkg/export_spec.py` with a function
+
+    export_spec(models: dict[str, keras.Model], *, version: int, options: ExportOptions) -> ExportSpec
+
+that receives the loaded models of the given work directories keyed by their registry names
+(common.registry) and returns an `ExportSpec`; `find_spec_builder` finds it from a model's class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+SERVING_DEFAULT = "serving_default"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """Export-time choices shared by every model.
+
+    xla: compile the sampling loops with XLA (`jit_compile`); stock TF Serving binaries run the graph
+      either way only when built with XLA, so the default is off.
+    top_k_values: the values the `top_k` input may take at serving time (each one is a branch of the
+      graph, since top-k needs a static k); any other value is a bad request.
+    checks: in-graph asserts on the inputs (TFLite drops asserts, so TFLite functions are built without).
+    """
+
+    xla: bool = False
+    top_k_values: tuple[int, ...] = (0,)
+    checks: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """One exported function.
+
+    name: the signature key ("serving_default", "log_prob", ...).
+    fn: a function of tensors (keyword arguments named as `inputs`) -> {output name: tensor}; traced
+      once with `inputs` as its input signature.
+    inputs: {name: tf.TensorSpec}; a None dimension is dynamic (batch, height, width).
+    example: {name: np.ndarray} a small valid request (warm-up, tests, benchmarks).
+    tflite: whether to write this signature as a .tflite file too.
+    """
+
+    name: str
+    fn: Callable[..., dict[str, tf.Tensor]]
+    inputs: dict[str, tf.TensorSpec]
+    example: dict[str, np.ndarray]
+    tflite: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportSpec:
+    """Everything the exporter writes for one model.
+
+    model_name: the folder under the export base (TF Serving's model name).
+    version: the numbered folder under it (TF Serving serves the highest).
+    variables: every tf.Variable the signatures read (tracked explicitly: Keras 3 variables are not
+      tf.Module attributes, and a SavedModel whose variables are untracked fails in the C++ loader).
+    signatures: one of them named SERVING_DEFAULT.
+    """
+
+    model_name: str
+    version: int
+    variables: Sequence[tf.Variable]
+    signatures: Sequence[Signature]
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.signatures]
+        if SERVING_DEFAULT not in names or len(set(names)) != len(names):
+            raise ValueError(
+                f"export/spec.py: signatures must be unique and include {SERVING_DEFAULT!r}, got {names}"
+            )
+        if self.version < 0:
+            raise ValueError(f"export/spec.py: version must be >= 0, got {self.version}")
+
+    def signature(self, name: str) -> Signature:
+        for s in self.signatures:
+            if s.name == name:
+                return s
+        raise KeyError(f"export/spec.py: no signature {name!r}; have {[s.name for s in self.signatures]}")
+
+
+def model_variables(*models: Any) -> list[tf.Variable]:
+    """The tf.Variables under Keras 3 models' weights, for `ExportSpec.variables`."""
+    return [
+        w.value if hasattr(w, "value") and isinstance(w.value, tf.Variable) else w
+        for m in models
+        for w in m.weights
+    ]
+
+
+def find_spec_builder(model: Any) -> Callable[..., ExportSpec]:
+    """The `export_spec` function of the package that defines `model`'s class (see the module doc)."""
+    package = type(model).__module__.split(".")[0]
+    try:
+        module = importlib.import_module(f"{package}.export_spec")
+    except ModuleNotFoundError as e:
+        raise ValueError(
+            f"export: model {type(model).__name__} has no {package}/export_spec.py, so it cannot be exported"
+        ) from e
+    return module.export_spec

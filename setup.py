@@ -14,7 +14,11 @@ TEST = CPU + [
     "ruff>=0.6",
     "ai-edge-litert>=1.0",  # runs exported TFLite models
 ]
-SERVING = ["tensorflow-serving-api==2.21.0", "grpcio>=1.60"]  # export/client.py, warm-up requests
+# export/client.py and the warm-up requests also need tensorflow-serving-api==2.21.0, installed with
+# --no-deps (README): it requires plain `tensorflow`, which would put a second TensorFlow next to
+# tensorflow-cpu (a 570 MB download), so no extra can name it.
+SERVING_API = "tensorflow-serving-api==2.21.0"
+SERVING = ["grpcio>=1.60"]
 TEST += SERVING
 
 setup(

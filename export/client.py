@@ -100,6 +100,10 @@ def predict_grpc(
     """One Predict call over gRPC with tensorflow-serving-api's PredictionService."""
     import grpc
     import tensorflow as tf
+
+    from export.warmup import serving_apis
+
+    serving_apis()  # a clear ImportError when tensorflow-serving-api is missing
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     request = predict_pb2.PredictRequest()

@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
     predict = client.predict_rest if _PROTOCOL.value == "rest" else client.predict_grpc
     try:
         outputs = predict(_SERVER.value, _MODEL.value, inputs, version=_VERSION.value)
+    except ImportError as e:
+        cli.fail(str(e))
     except (RuntimeError, ValueError, OSError) as e:
         cli.fail(f"--server={_SERVER.value}: {e}")
     stem = os.path.splitext(os.path.basename(_INPUT.value))[0]

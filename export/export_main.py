@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
             options=ExportOptions(xla=_XLA.value, top_k_values=top_k),
             tflite_dir=_TFLITE_DIR.value or None,
         )
-    except (TrainError, FileNotFoundError, FileExistsError, ValueError, ConverterError) as e:
+    except (TrainError, FileNotFoundError, FileExistsError, ValueError, ConverterError, ImportError) as e:
         cli.fail(str(e))
     print(f"SavedModel: {paths['saved_model']}")
     for path in paths["tflite"]:

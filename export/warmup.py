@@ -12,11 +12,24 @@ import tensorflow as tf
 
 from export.spec import Signature
 
-__all__ = ["read_warmup", "write_warmup"]
+__all__ = ["read_warmup", "serving_apis", "write_warmup"]
+
+
+def serving_apis():
+    """`tensorflow_serving.apis`, or an ImportError that says how to install it."""
+    try:
+        from tensorflow_serving import apis
+    except ImportError:
+        raise ImportError(
+            "tensorflow-serving-api is not installed: pip install --no-deps tensorflow-serving-api==2.21.0 "
+            "(--no-deps: it requires plain `tensorflow`, a second TensorFlow beside tensorflow-cpu)"
+        ) from None
+    return apis
 
 
 def write_warmup(path: str, model_name: str, signatures: Sequence[Signature]) -> None:
     """One Predict request per signature (its `example`) into the TFRecord file `path`."""
+    serving_apis()
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     tf.io.gfile.makedirs(os.path.dirname(path))

@@ -6,11 +6,6 @@ losses), with clipping applied to the accumulated gradient, on one device and on
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,7 +13,7 @@ import tensorflow as tf
 from common.toy_model import ToyColorizer
 from common.train import ConfigError, train
 from common.train.summaries import METRICS_FILE, read_metrics_log
-from tests.common.test_train_loop import REPO, toy_config, toy_dataset_fn
+from tests.common.test_train_loop import run_json_script, toy_config, toy_dataset_fn
 
 
 def _run(tmp_path, name, strategy=None, **overrides):
@@ -105,18 +100,7 @@ json.dump(out, open(sys.argv[1] + "/out.json", "w"))
 
 def test_accumulation_under_two_mirrored_replicas_equals_one_big_batch(tmp_path):
     """2 replicas x 4 micro-batches of 1 == one device, one batch of 8; one all-reduce per step."""
-    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(tmp_path / "out.json") as f:
-        out = json.load(f)
+    out = run_json_script(_MIRRORED_SCRIPT, tmp_path)
     assert out["mirrored_accum"]["replicas"] == 2
     # The step function is traced once; each replica's trace all-reduces once (gradients), with clipping on.
     assert out["mirrored_accum"]["all_reduce_calls"] == 2, out["mirrored_accum"]["all_reduce_calls"]

@@ -165,20 +165,22 @@ json.dump(out, open(sys.argv[1] + "/out.json", "w"))
 """
 
 
-def test_mirrored_two_cpu_replicas_match_default(tmp_path):
-    """Same losses, weights (EMA too, clipping on) and eval on 1 device and on 2 mirrored CPU replicas."""
+def run_json_script(script: str, tmp_path, timeout: int = 300) -> dict:
+    """Runs `script` (argv[1] = tmp_path) in a fresh Python process (logical CPU devices must be made before
+    TensorFlow starts) and returns the JSON it wrote to tmp_path/out.json."""
     env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(
-        [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, "-c", script, str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "out.json") as f:
-        out = json.load(f)
+        return json.load(f)
+
+
+def test_mirrored_two_cpu_replicas_match_default(tmp_path):
+    """Same losses, weights (EMA too, clipping on) and eval on 1 device and on 2 mirrored CPU replicas."""
+    out = run_json_script(_MIRRORED_SCRIPT, tmp_path)
     assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
     assert out["default"]["eval"]["num_examples"] == out["mirrored"]["eval"]["num_examples"] == NUM_EXAMPLES
     assert out["mirrored"]["eval"]["loss"] == pytest.approx(out["default"]["eval"]["loss"], rel=1e-5)

@@ -3,11 +3,6 @@ under MirroredStrategy: float32 variables, EMA and checkpoints; float32 losses; 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,7 +10,7 @@ import tensorflow as tf
 from common.train import train
 from common.train.summaries import METRICS_FILE, read_metrics_log
 from configs import coltran_core
-from tests.common.test_train_loop import REPO, toy_config, toy_dataset_fn, toy_examples
+from tests.common.test_train_loop import run_json_script, toy_config, toy_dataset_fn, toy_examples
 
 # bfloat16 keeps 8 significant bits (relative rounding 2**-9 = 0.2% per operation); the first loss is a
 # mean over many such roundings, and was within 0.05% of float32 for both models here. Stated bound: 0.5%.
@@ -91,18 +86,7 @@ json.dump(out, open(sys.argv[1] + "/out.json", "w"))
 
 
 def test_coltran_core_on_two_mirrored_replicas_equals_one_device(tmp_path):
-    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _MIRRORED_SCRIPT, str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with open(tmp_path / "out.json") as f:
-        out = json.load(f)
+    out = run_json_script(_MIRRORED_SCRIPT, tmp_path, timeout=600)
     assert out["mirrored"]["replicas"] == 2 and len(out["default"]["weights"]) > 10
     for a, b in zip(out["default"]["weights"], out["mirrored"]["weights"], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

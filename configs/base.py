@@ -27,6 +27,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.eval_split = "train[-10000:]"
     c.data.shuffle_buffer = 10_000
     c.data.colorness_threshold = -1.0  # < 0 disables the near-grayscale filter
+    # Training augmentation before the model's preprocessing (common/data/pipeline.augment_image): a crop
+    # of the same aspect ratio, its sides a fraction in [crop_min_scale, 1] of the photo's; left-right flips.
+    c.data.crop_min_scale = 1.0  # 1 = off (the papers crop in the model's preprocessing only)
+    c.data.random_flip = False
 
     c.train = ml_collections.ConfigDict()
     # The global batch of one OPTIMISER step: split over the replicas, and on each replica into

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.coltran_common import coltran_config, shrink_to_tiny
+from configs.coltran_common import VARIANTS, coltran_config, shrink_to_default, shrink_to_tiny
+
+__all__ = ["VARIANTS", "get_config"]
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-    """`arg`: "" (paper) or "tiny"."""
+    """`arg`: "" (paper), "tiny" or "default" (the embedded default model)."""
     # paper §5.1: batch 768 = 24 per core; 450k steps (ref max_train_steps: 300_000)
     c = coltran_config("coltran_color_upsampler", arg, per_core_batch=24, num_steps=450_000)
     m = c.model
@@ -26,4 +28,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     if arg == "tiny":
         shrink_to_tiny(c, num_steps=100)
         m.resolution //= 8  # 8x8: a handful of pixels per row / column
+    if arg == "default":
+        shrink_to_default(c, hidden_size=64, num_steps=1500, batch_size=8)
+        m.num_encoder_layers = 2
     return c

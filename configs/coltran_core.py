@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.coltran_common import coltran_config, shrink_to_tiny
+from configs.coltran_common import VARIANTS, coltran_config, shrink_to_default, shrink_to_tiny
+
+__all__ = ["VARIANTS", "get_config"]
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-    """`arg`: "" (paper) or "tiny"."""
+    """`arg`: "" (paper), "tiny" or "default" (the embedded default model)."""
     # paper §5.1: batch 224 = 7 per core; 600k steps (ref max_train_steps: 450_000)
     c = coltran_config("coltran_core", arg, per_core_batch=7, num_steps=600_000)
     m = c.model
@@ -44,4 +46,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         m.num_outer_layers = 1
         m.num_inner_layers = 1
         m.jit_compile_sampler = False  # no XLA compile time in tests
+    if arg == "default":
+        shrink_to_default(c, hidden_size=128, num_steps=3000, batch_size=8)
+        m.num_encoder_layers = 2
+        m.num_outer_layers = 1
+        m.num_inner_layers = 1
     return c

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs.coltran_common import coltran_config, shrink_to_tiny
+from configs.coltran_common import VARIANTS, coltran_config, shrink_to_default, shrink_to_tiny
+
+__all__ = ["VARIANTS", "get_config"]
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-    """`arg`: "" (paper) or "tiny"."""
+    """`arg`: "" (paper), "tiny" or "default" (the embedded default model)."""
     # paper §5.1: batch 32 = 1 per core; 300k steps (ref max_train_steps)
     c = coltran_config("coltran_spatial_upsampler", arg, per_core_batch=1, num_steps=300_000)
     m = c.model
@@ -28,5 +30,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         shrink_to_tiny(c, num_steps=100)
         m.resolution //= 8  # 32x32 output
         m.low_resolution //= 8  # 8x8 input: the paper's 4x upsampling factor is kept
+        c.eval.batch_size = 4
+    if arg == "default":
+        shrink_to_default(c, hidden_size=32, num_steps=1500, batch_size=4)
+        m.num_encoder_layers = 2
+        m.remat = False  # a 256x256 step of this width fits in memory without recomputation
+        m.num_chunks = 1
         c.eval.batch_size = 4
     return c

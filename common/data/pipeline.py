@@ -71,6 +71,28 @@ def make_source(
     raise ValueError(f"config data.source {data_cfg.source!r} is not one of {', '.join(SOURCES)}")
 
 
+def augment_image(image: tf.Tensor, seed: tf.Tensor, crop_min_scale: float, flip: bool) -> tf.Tensor:
+    """uint8 [H, W, C] -> a random crop of the same aspect ratio, its sides a fraction s ~ U[crop_min_scale,
+    1] of the image's (uniformly placed), mirrored left-right with probability 1/2 when `flip`.
+
+    For training on a few dozen photos (the embedded default models): many views of each photo. The
+    randomness comes from the example's own seed (folded with a constant, so the model's preprocessing,
+    which splits the same seed, draws independently), so a resumed run replays the same crops.
+    """
+    scale_seed, crop_seed, flip_seed = tf.unstack(
+        tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 7919), 3)
+    )
+    if crop_min_scale < 1.0:
+        shape = tf.shape(image)
+        s = tf.random.stateless_uniform([], scale_seed, crop_min_scale, 1.0)
+        h = tf.maximum(1, tf.cast(tf.round(s * tf.cast(shape[0], tf.float32)), tf.int32))
+        w = tf.maximum(1, tf.cast(tf.round(s * tf.cast(shape[1], tf.float32)), tf.int32))
+        image = tf.image.stateless_random_crop(image, tf.stack([h, w, shape[2]]), seed=crop_seed)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return image
+
+
 def build_dataset(
     data_cfg: ml_collections.ConfigDict,
     *,
@@ -97,6 +119,9 @@ def build_dataset(
       seed: the run seed.
       input_context: shard by input_pipeline_id over num_input_pipelines (disjoint shards covering the
         split). Without it, the whole split.
+
+    Training augmentation (configs/base.py, off by default): `data_cfg.crop_min_scale` < 1 and
+    `data_cfg.random_flip` apply `augment_image` to the decoded image before `preprocess_fn`.
 
     Examples with colorness(image) < data_cfg.colorness_threshold are dropped when the threshold is >= 0
     (PixColor: 0.05), in training and evaluation alike, after decoding (TFDS: after the shuffle buffer of
@@ -144,6 +169,14 @@ def build_dataset(
 
     ds = ds.enumerate(start=skip_examples)
     ds = ds.map(add_seed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    crop_min_scale = float(data_cfg.get("crop_min_scale", 1.0))
+    flip = bool(data_cfg.get("random_flip", False))
+    if training and (crop_min_scale < 1.0 or flip):
+
+        def augment(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            return {**ex, "image": augment_image(ex["image"], ex["seed"], crop_min_scale, flip)}
+
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(
         batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True

@@ -27,6 +27,7 @@ INSTALL_HINT = (
 
 # Console script -> module; `python -m <module>` reports errors under the script's name too.
 SCRIPTS = {
+    "colorize": "common.colorize_main",
     "colorize-train": "common.train_main",
     "colorize-demo": "common.demo_main",
     "colorize-import-coltran": "coltran.import_main",
@@ -163,6 +164,7 @@ def launcher(script: str) -> Callable[[], None]:
     return entry
 
 
+colorize = launcher("colorize")
 train = launcher("colorize-train")
 demo = launcher("colorize-demo")
 import_coltran = launcher("colorize-import-coltran")

@@ -51,7 +51,7 @@ def _own_flags(module: str) -> list[str]:
 
 def test_every_console_script_goes_through_the_launcher():
     setup = (REPO / "setup.py").read_text()
-    entries = dict(re.findall(r'"(colorize-[\w-]+)=([\w.:]+)"', setup))
+    entries = dict(re.findall(r'"(colorize(?:-[\w-]+)?)=([\w.:]+)"', setup))
     assert set(entries) == set(cli.SCRIPTS), entries
     for script, target in entries.items():
         module, attr = target.split(":")

@@ -46,3 +46,11 @@ def exported(tmp_path_factory) -> dict:
     tflite = write_tflite(tflite_spec, folder, signatures=["colorize_square", "color_upsampler"])
     tflite += write_tflite(tflite_spec, folder, ["float32"], signatures=["core", "spatial_upsampler"])
     return {"saved_model": path, "tflite": tflite, "spec": spec, "fns": fns, "models": models, "base": base}
+
+
+@pytest.fixture(scope="session")
+def loaded(exported):
+    """The exported SavedModel reloaded in Python (tf.saved_model.load), shared by the export tests."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(exported["saved_model"])

@@ -50,8 +50,8 @@ class _Servicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 @pytest.fixture(scope="module")
-def model(exported):
-    return tf.saved_model.load(exported["saved_model"])
+def model(loaded):
+    return loaded  # the exported SavedModel, reloaded (tests/export/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ same seed; ColTran's public entry points as the reference; every bad request; th
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,16 +33,19 @@ def _as_tensors(inputs: dict) -> dict:
     return {k: tf.constant(v) for k, v in inputs.items()}
 
 
-def _cli(path: str, signature: str, inputs: dict, tmp: str) -> subprocess.CompletedProcess:
-    """`saved_model_cli run` (C++ SavedModel loader) with each input as a .npy file; outputs to tmp/out."""
+BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "saved_model_cli_batch.py")
+CPP_BAD = ("rank 3 image", "num_samples 0")  # bad requests also sent through the C++ loader
+
+
+def _cli_args(path: str, signature: str, inputs: dict, tmp: str) -> list[str]:
+    """`saved_model_cli run` arguments (C++ SavedModel loader) with each input as a .npy file in tmp;
+    outputs to tmp/out."""
     os.makedirs(tmp, exist_ok=True)
     files = []
     for name, value in inputs.items():
         np.save(os.path.join(tmp, f"{name}.npy"), np.asarray(value))
         files.append(f"{name}={os.path.join(tmp, name + '.npy')}")
-    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    command = [
-        cli,
+    return [
         "run",
         "--dir",
         path,
@@ -55,7 +59,6 @@ def _cli(path: str, signature: str, inputs: dict, tmp: str) -> subprocess.Comple
         os.path.join(tmp, "out"),
         "--overwrite",
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
 def _close(actual: np.ndarray, desired: np.ndarray, err_msg: str) -> None:
@@ -63,8 +66,35 @@ def _close(actual: np.ndarray, desired: np.ndarray, err_msg: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def loaded(exported):
-    return tf.saved_model.load(exported["saved_model"])
+def cli_runs(exported, tmp_path_factory) -> dict[str, tuple[str | None, str]]:
+    """case -> (None, or the error the command ended with; its output folder): every signature's example
+    (case = the signature's name) and each CPP_BAD request (case = "bad: <name>") through `saved_model_cli
+    run`, all in one process (saved_model_cli_batch.py: one TensorFlow import, a fresh Session and
+    SavedModel load per command, as the console script does)."""
+    tmp = str(tmp_path_factory.mktemp("saved_model_cli"))
+    cases = {s: (s, exported["spec"].signature(s).example) for s in SIGNATURES}
+    for case in CPP_BAD:
+        signature, overrides, _ = BAD[case]
+        cases[f"bad: {case}"] = (signature, {**exported["spec"].signature(signature).example, **overrides})
+    folders = {case: os.path.join(tmp, str(i)) for i, case in enumerate(cases)}
+    commands = {
+        case: _cli_args(exported["saved_model"], signature, inputs, folders[case])
+        for case, (signature, inputs) in cases.items()
+    }
+    with open(os.path.join(tmp, "commands.json"), "w") as f:
+        json.dump(commands, f)
+    results = os.path.join(tmp, "results.json")
+    done = subprocess.run(
+        [sys.executable, BATCH, os.path.join(tmp, "commands.json"), results],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(results) as f:
+        errors = json.load(f)
+    assert sorted(errors) == sorted(cases), errors
+    return {case: (errors[case], os.path.join(folders[case], "out")) for case in cases}
 
 
 def test_tf_serving_layout(exported) -> None:
@@ -76,17 +106,17 @@ def test_tf_serving_layout(exported) -> None:
 
 
 @pytest.mark.parametrize("signature", SIGNATURES)
-def test_every_signature_through_cpp_loader_and_python_reload(exported, loaded, signature, tmp_path) -> None:
+def test_every_signature_through_cpp_loader_and_python_reload(exported, loaded, cli_runs, signature) -> None:
     example = exported["spec"].signature(signature).example
     expected = {k: v.numpy() for k, v in exported["fns"][signature](**_as_tensors(example)).items()}
     reloaded = loaded.signatures[signature](**_as_tensors(example))
-    result = _cli(exported["saved_model"], signature, example, str(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
+    error, out = cli_runs[signature]
+    assert error is None, error[-3000:]
     for name, value in expected.items():
         # Integer outputs (samples) exactly; floats (probabilities) up to the C++ runtime's round-off.
         check = np.testing.assert_array_equal if value.dtype == np.uint8 else _close
         check(reloaded[name].numpy(), value, err_msg=f"python reload {name}")
-        check(np.load(tmp_path / "out" / f"{name}.npy"), value, err_msg=f"C++ {name}")
+        check(np.load(os.path.join(out, f"{name}.npy")), value, err_msg=f"C++ {name}")
 
 
 def test_serving_default_is_the_pipeline_and_batches(exported, loaded) -> None:
@@ -193,14 +223,13 @@ def test_bad_requests_fail_with_a_clear_message(exported, loaded, case) -> None:
         loaded.signatures[signature](**_as_tensors(inputs))
 
 
-@pytest.mark.parametrize("case", ["rank 3 image", "num_samples 0"])
-def test_bad_requests_through_cpp_loader(exported, case, tmp_path) -> None:
+@pytest.mark.parametrize("case", CPP_BAD)
+def test_bad_requests_through_cpp_loader(cli_runs, case) -> None:
     """Through TensorFlow's C++ loader (as TF Serving runs it), the same messages. (A wrong dtype cannot
     be sent this way: saved_model_cli converts .npy inputs to the signature's dtype.)"""
-    signature, overrides, words = BAD[case]
-    inputs = {**exported["spec"].signature(signature).example, **overrides}
-    result = _cli(exported["saved_model"], signature, inputs, str(tmp_path))
-    assert result.returncode != 0 and words in result.stderr, result.stderr[-2000:]
+    error, _ = cli_runs[f"bad: {case}"]
+    words = BAD[case][2]
+    assert error is not None and words in error, error
 
 
 def test_wrong_dtype_is_refused_by_the_signature(exported, loaded) -> None:

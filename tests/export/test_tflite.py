@@ -46,11 +46,10 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def test_float32_pipeline_gives_the_saved_models_samples(exported) -> None:
+def test_float32_pipeline_gives_the_saved_models_samples(exported, loaded) -> None:
     """Same seed, same samples: the hashed Gumbel noise is integer arithmetic, so only float round-off in
     the logits can flip a draw (then the rest of that image's raster order follows another path)."""
     _, run = _runner(_path(exported, "colorize_square", "float32"))
-    loaded = tf.saved_model.load(exported["saved_model"])
     big = exported["models"]["coltran_spatial_upsampler"].resolution
     gray = np.random.default_rng(5).integers(0, 256, [2, big, big, 1], dtype=np.uint8)
     args = {
@@ -95,8 +94,7 @@ def test_int8_stages_agree_and_are_smaller(exported) -> None:
         )
 
 
-def test_per_stage_files_equal_the_saved_model(exported) -> None:
-    loaded = tf.saved_model.load(exported["saved_model"])
+def test_per_stage_files_equal_the_saved_model(exported, loaded) -> None:
     for name in ("core", "color_upsampler", "spatial_upsampler"):
         example = exported["spec"].signature(name).example
         out = _runner(_path(exported, name, "float32"))[1](**example)

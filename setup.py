@@ -22,7 +22,9 @@ SERVING = ["grpcio>=1.60"]
 TEST += SERVING
 
 setup(
-    name="colorize",
+    # "colorize" on the package index is an unrelated tool (a terminal-output colouriser); this name was
+    # free there on 2026-12-02. The import packages and the console scripts keep their names.
+    name="probabilistic-colorization",
     version="0.1.0",
     description="Probabilistic image colorization (ColTran, PixColor, PIC) in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
@@ -30,7 +32,11 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["common*", "coltran*", "pixcolor*", "pic*", "configs*", "export*"]),
-    package_data={"common": ["assets/*.txt", "assets/photos/*.jpg", "assets/photos/*.md"]},
+    package_data={
+        "common": ["assets/*.txt", "assets/photos/*.jpg", "assets/photos/*.md"],
+        # the embedded default models (README "Default models"): three slim work directories
+        "coltran": ["assets/default/*.md", "assets/default/*/config.json", "assets/default/*/checkpoints/*"],
+    },
     install_requires=[
         "keras>=3.5",
         "numpy>=1.26",
@@ -48,6 +54,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
+            "colorize=common.cli:colorize",
             "colorize-train=common.cli:train",
             "colorize-demo=common.cli:demo",
             "colorize-import-coltran=common.cli:import_coltran",

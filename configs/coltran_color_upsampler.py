@@ -29,6 +29,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         shrink_to_tiny(c, num_steps=100)
         m.resolution //= 8  # 8x8: a handful of pixels per row / column
     if arg == "default":
-        shrink_to_default(c, hidden_size=64, num_steps=1500, batch_size=8)
+        shrink_to_default(c, hidden_size=64, num_steps=1154, batch_size=8)
         m.num_encoder_layers = 2
     return c

@@ -47,7 +47,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         m.num_inner_layers = 1
         m.jit_compile_sampler = False  # no XLA compile time in tests
     if arg == "default":
-        shrink_to_default(c, hidden_size=128, num_steps=3000, batch_size=8)
+        shrink_to_default(c, hidden_size=64, num_steps=1259, batch_size=8)
         m.num_encoder_layers = 2
         m.num_outer_layers = 1
         m.num_inner_layers = 1

@@ -1,5 +1,5 @@
 """README's main command, run as a newcomer runs it: a fresh virtual environment with only the extra README
-names (no scikit-image, no test extras) and no photos on the machine but the ones the package ships."""
+names (no scikit-image, no test extras), the photo and the default models the package ships."""
 
 from __future__ import annotations
 
@@ -50,14 +50,27 @@ def test_readme_main_command_in_a_fresh_venv(tmp_path):
     assert subprocess.run([python, "-c", "import skimage"], env=env, capture_output=True).returncode != 0
     assert subprocess.run([python, "-c", "import pytest"], env=env, capture_output=True).returncode != 0
 
-    work = tmp_path / "work"
-    work.mkdir()
+    # README runs it from the checkout (the photo's path is relative to it); the output goes to tmp_path
+    out = re.search(r"--output=(\S+)", run).group(1)
+    run = run.replace(f"--output={out}", f"--output={tmp_path / 'out'}")
     result = subprocess.run(
-        ["bash", "-c", run], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        ["bash", "-c", run], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    out = re.search(r"--output=(\S+)", run).group(1)
-    sheet = np.asarray(Image.open(work / out))
-    assert sheet.ndim == 3 and sheet.shape[0] > 4 * 64 and sheet.std() > 10  # rows of real photos
-    assert re.search(r"wrote \S+ \(4 photos\)", result.stdout), result.stdout
     assert "Traceback" not in result.stderr and "cpu_feature_guard" not in result.stderr, result.stderr
+    assert re.search(r"1 done, 0 skipped \(outputs exist\), 0 failed", result.stderr), result.stderr
+    photo = re.search(r"colorize (\S+)", run).group(1)
+    stem = Path(photo).stem
+    gray = np.asarray(Image.open(REPO / photo).convert("L"), np.float64)
+    samples = [np.asarray(Image.open(tmp_path / "out" / f"{stem}_sample{n}.png")) for n in range(4)]
+    for rgb in samples:
+        assert rgb.shape == (*gray.shape, 3)  # the photo's own size
+        luma = rgb.astype(np.float64) @ [0.299, 0.587, 0.114]
+        assert np.abs(luma - gray).mean() < 2.0  # its own luminance
+        chroma = np.abs(rgb.astype(np.float64) - luma[..., None]).mean()
+        assert chroma > 2.0  # coloured, not gray
+    assert not np.array_equal(samples[0], samples[1])  # different colourings
+    with Image.open(tmp_path / "out" / f"{stem}_sample0.png") as im:
+        assert "default" in im.text["colorize"]  # provenance: the embedded default models
+    sheet = np.asarray(Image.open(tmp_path / "out" / f"{stem}_sheet.png"))
+    assert sheet.ndim == 3 and sheet.shape[1] > 4 * sheet.shape[0] // 2

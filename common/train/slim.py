@@ -33,6 +33,7 @@ def slim_workdir(workdir: str, out: str) -> str:
     step = int(checkpoint.rsplit("-", 1)[1])
     model = load_for_inference(config, checkpoint, use_ema=True)
     config.train.ema_decay = 0.0  # the shipped weights ARE the averages; no EMA section is written
+    config.train.num_steps = step  # what the weights were trained for (a run stopped early says so)
     return save_model_checkpoint(model, out, step, config=config)
 
 

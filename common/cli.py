@@ -52,15 +52,52 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+# Lines TensorFlow's libraries print while they load. On CPUs where oneDNN is on by default (AVX512_BF16,
+# AMX...) TF 2.21 writes "oneDNN custom operations are on" through absl's pre-initialisation logging,
+# straight to stderr, whatever TF_CPP_MIN_LOG_LEVEL says: `require_tensorflow` drops these lines.
+_STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "cpu_feature_guard",
+    "This TensorFlow binary is optimized",
+    "To enable the following instructions",
+    "rebuild TensorFlow with the appropriate compiler flags",
+)
+
+
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up log off (warnings and errors stay), unless the user chose a level."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _import_tensorflow_quietly() -> None:
+    """`import tensorflow` with file descriptor 2 captured; every captured line but _STARTUP_NOISE is
+    written back to stderr afterwards (an ImportError propagates after the same replay)."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            lines = text.splitlines(keepends=True)
+            sys.stderr.write("".join(x for x in lines if not any(n in x for n in _STARTUP_NOISE)))
+            sys.stderr.flush()
+
+
 def require_tensorflow() -> None:
     """Exits with INSTALL_HINT when TensorFlow cannot be imported (the script would import it next)."""
     try:
-        import tensorflow  # noqa: F401
+        if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("", "0") and "tensorflow" not in sys.modules:
+            _import_tensorflow_quietly()
+        else:
+            import tensorflow  # noqa: F401
     except ImportError:
         fail(INSTALL_HINT, code=2)
 
@@ -145,8 +182,18 @@ def run(main: Callable[[list[str]], int | None], module_name: str) -> None:
 
 
 # Importing this module quiets TensorFlow's start-up log: script modules import it before TensorFlow, so
-# `python -m common.train_main` is as quiet as the console script.
+# `python -m common.train_main` is as quiet as the console script (TensorFlow is imported here, quietly,
+# when this process runs a script module that needs it).
 quiet_tensorflow()
+
+
+def _main_module() -> str:
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", "") or ""
+
+
+if _main_module() in {m for s, m in SCRIPTS.items() if s not in WITHOUT_TENSORFLOW}:
+    require_tensorflow()
 
 
 def launcher(script: str) -> Callable[[], None]:

@@ -22,9 +22,9 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.train_step_precision import _trainer  # noqa: E402  (the trainer's step on a fixed batch)
 from common.registry import build_preprocess  # noqa: E402
-from common.train import build_state, load_config  # noqa: E402
-from common.train.loop import _steps_function  # noqa: E402
+from common.train import load_config  # noqa: E402
 
 
 def _batch(config, batch: int) -> dict[str, tf.Tensor]:
@@ -36,16 +36,6 @@ def _batch(config, batch: int) -> dict[str, tf.Tensor]:
         for _ in range(batch)
     ]
     return {k: tf.stack([e[k] for e in examples]) for k in examples[0]}
-
-
-def _trainer(config, batch: dict[str, tf.Tensor]):
-    strategy = tf.distribute.get_strategy()
-    spec = tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), batch)
-    state = build_state(config, strategy, spec)
-    steps = _steps_function(state, strategy, config)
-    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    params = sum(int(np.prod(w.shape)) for w in state.model.trainable_weights)
-    return (lambda n: steps(iterator, tf.constant(n)).numpy()), params
 
 
 def main() -> None:
@@ -61,7 +51,8 @@ def main() -> None:
         config = load_config(args.config)
         config.model.hidden_size = config.model.ff_size = h
         start = time.perf_counter()
-        run, params = _trainer(config, _batch(config, config.train.batch_size))
+        run, state = _trainer(config, _batch(config, config.train.batch_size))
+        params = sum(int(np.prod(w.shape)) for w in state.model.trainable_weights)
         run(1)
         took = time.perf_counter() - start
         print(f"H={h}: {params / 1e6:.2f} M parameters, build + trace + 1 step {took:.1f} s", flush=True)

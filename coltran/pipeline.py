@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from common.color import rgb_to_gray_np, rgb_to_ycbcr, ycbcr_to_rgb_np
+from common.color import rgb_to_gray_np, rgb_to_ycbcr
+from common.colorize.imageio import join_rows
 from common.data.sources import decode_image_file
 from common.quantize import coarse_to_8bit
 from common.sampling import fold_seed
@@ -110,19 +111,7 @@ def join_luminance_chroma(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     d is scaled by the largest s in [0, 1] that fits, so the luma of the result stays exactly Y (up to
     the final rounding to 8 bits: at most half an 8-bit level).
     """
-    return _by_rows(_join_rows, np.asarray(y), np.asarray(cbcr))
-
-
-def _join_rows(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, np.float64)
-    zeros = np.zeros(y.shape + (1,))
-    d = ycbcr_to_rgb_np(np.concatenate([zeros, np.asarray(cbcr, np.float64)], axis=-1), clip=False)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.where(d > 0, (1.0 - y)[..., None] / d, np.inf)
-        down = np.where(d < 0, y[..., None] / -d, np.inf)
-    s = np.clip(np.minimum(up.min(axis=-1), down.min(axis=-1)), 0.0, 1.0)
-    rgb = y[..., None] + s[..., None] * d
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    return _by_rows(join_rows, np.asarray(y), np.asarray(cbcr))
 
 
 def _resize(x: np.ndarray | tf.Tensor, size: tuple[int, int], method: str) -> tf.Tensor:

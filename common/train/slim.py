@@ -19,7 +19,7 @@ import sys
 import ml_collections
 import tensorflow as tf
 
-from common.train.checkpoint import resolve_checkpoint, save_model_checkpoint
+from common.train.checkpoint import checkpoint_step, resolve_checkpoint, save_model_checkpoint
 from common.train.config_io import CONFIG_FILE
 from common.train.state import load_for_inference
 
@@ -30,7 +30,7 @@ def slim_workdir(workdir: str, out: str) -> str:
     with tf.io.gfile.GFile(os.path.join(workdir, CONFIG_FILE)) as f:
         config = ml_collections.ConfigDict(json.load(f))
     checkpoint = resolve_checkpoint(workdir)
-    step = int(checkpoint.rsplit("-", 1)[1])
+    step = checkpoint_step(checkpoint)
     model = load_for_inference(config, checkpoint, use_ema=True)
     config.train.ema_decay = 0.0  # the shipped weights ARE the averages; no EMA section is written
     config.train.num_steps = step  # what the weights were trained for (a run stopped early says so)

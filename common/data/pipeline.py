@@ -14,7 +14,7 @@ import ml_collections
 import tensorflow as tf
 
 from common.data import sources
-from common.data.preprocess import is_colorful
+from common.data.preprocess import is_colorful, random_flip_left_right, split_seed
 
 SOURCES = ("tfds", "folder", "bundled", "system_photos")
 PreprocessFn = Callable[[dict[str, tf.Tensor], bool], dict[str, tf.Tensor]]
@@ -79,9 +79,8 @@ def augment_image(image: tf.Tensor, seed: tf.Tensor, crop_min_scale: float, flip
     randomness comes from the example's own seed (folded with a constant, so the model's preprocessing,
     which splits the same seed, draws independently), so a resumed run replays the same crops.
     """
-    scale_seed, crop_seed, flip_seed = tf.unstack(
-        tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(seed, 7919), 3)
-    )
+    own = tf.random.experimental.stateless_fold_in(seed, 7919)
+    scale_seed, crop_seed, flip_seed = tf.unstack(split_seed(own, 3))
     if crop_min_scale < 1.0:
         shape = tf.shape(image)
         s = tf.random.stateless_uniform([], scale_seed, crop_min_scale, 1.0)
@@ -89,7 +88,7 @@ def augment_image(image: tf.Tensor, seed: tf.Tensor, crop_min_scale: float, flip
         w = tf.maximum(1, tf.cast(tf.round(s * tf.cast(shape[1], tf.float32)), tf.int32))
         image = tf.image.stateless_random_crop(image, tf.stack([h, w, shape[2]]), seed=crop_seed)
     if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+        image = random_flip_left_right(image, flip_seed)
     return image
 
 

@@ -73,22 +73,26 @@ class _Graph:
                 f"coltran/export_spec.py: spatial resolution {self.big} is not a multiple of {self.r}"
             )
         self.top_k_values = tuple(int(k) for k in options.top_k_values)
-        samplers = {}
-        for k in self.top_k_values:
-            samplers[k] = self._core_sampler(k)
-        self.samplers = samplers
+        self.runtime_top_k = options.runtime_top_k
+        if self.runtime_top_k and options.xla:
+            raise ValueError("coltran/export_spec.py: runtime_top_k needs xla=False (XLA needs a static k)")
+        if self.runtime_top_k:
+            self.samplers = {None: self._core_sampler(None)}
+        else:
+            self.samplers = {k: self._core_sampler(k) for k in self.top_k_values}
 
-    def _core_sampler(self, top_k: int):
+    def _core_sampler(self, static_top_k: int | None):
+        """static_top_k None: the sampler reads top_k at run time (ExportOptions.runtime_top_k)."""
         core, xla = self.core, self.options.xla
 
-        def run(gray8: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor):
+        def run(gray8: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor):
             return sampler._fast(
                 core,
                 gray8,
                 seed,
                 temperature,
                 num_samples=1,
-                top_k=top_k,
+                top_k=top_k if static_top_k is None else static_top_k,
                 num_rows=core.resolution,
                 **({"xla": True} if xla else {}),
             )
@@ -103,20 +107,20 @@ class _Graph:
             checks.check_scalar_at_least(num_samples, "num_samples", 1, enabled=on),
             seed,
             checks.check_scalar_at_least(temperature, "temperature", 0.0, enabled=on),
-            checks.check_scalar_in(top_k, "top_k", self.top_k_values, hint, enabled=on),
+            top_k
+            if self.runtime_top_k
+            else checks.check_scalar_in(top_k, "top_k", self.top_k_values, hint, enabled=on),
         )
 
     # -- stages ----------------------------------------------------------------------------------------
     def sample_core(self, gray8_1: tf.Tensor, n: tf.Tensor, seed, temperature, top_k):
         """One image int32 [1, r, r], sample n -> (symbols int32 [r, r], max probability [r, r])."""
         seed_pair = tf.stack([seed, n])
-        branches = [lambda k=k: self.samplers[k](gray8_1, seed_pair, temperature) for k in self.top_k_values]
+        branches = [lambda f=f: f(gray8_1, seed_pair, temperature, top_k) for f in self.samplers.values()]
         if len(branches) == 1:
             symbols, prob = branches[0]()
         else:
-            index = tf.argmax(
-                tf.cast(tf.equal(list(self.top_k_values), top_k), tf.int32), output_type=tf.int32
-            )
+            index = tf.argmax(tf.cast(tf.equal(list(self.samplers), top_k), tf.int32), output_type=tf.int32)
             symbols, prob = tf.switch_case(index, branches)
         return tf.reshape(symbols, [self.r, self.r]), tf.reshape(prob, [self.r, self.r])
 

@@ -49,15 +49,21 @@ def row_gumbel(seed: tf.Tensor, row: tf.Tensor, width: int, rows: tf.Tensor | in
 
 
 def draw(
-    logits: tf.Tensor, gumbel: tf.Tensor, temperature: tf.Tensor, top_k: int
+    logits: tf.Tensor, gumbel: tf.Tensor, temperature: tf.Tensor, top_k: int | tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """One symbol per row of logits [B * N, C] (rows image-major) given each row's noise [B * N, C].
 
     Gumbel-max draw from softmax(top_k(logits) / temperature); temperature 0 gives the argmax.
+    top_k: a Python int (static k, what XLA needs), or an int32 scalar tensor read at run time (one
+    TopK of runtime k: TFLite's TOPK_V2; values above C act as C, 0 and below as no truncation).
     Returns (int32 [B * N], float32 [B * N] the max of softmax(logits)).
     """
     max_prob = tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1)
-    if top_k:
+    if isinstance(top_k, tf.Tensor):
+        k = tf.clip_by_value(top_k, 1, logits.shape[-1])
+        kth = tf.math.top_k(logits, k=k).values[:, -1:]
+        logits = tf.where((top_k > 0) & (logits < kth), tf.constant(-1e30, logits.dtype), logits)
+    elif top_k:
         kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
         logits = tf.where(logits < kth, tf.constant(-1e30, logits.dtype), logits)
     safe_t = tf.where(temperature > 0, temperature, 1.0)
@@ -218,7 +224,7 @@ def _fast(
     temperature: tf.Tensor,
     *,
     num_samples: int,
-    top_k: int,
+    top_k: int | tf.Tensor,
     num_rows: tf.Tensor,
     record_logits: bool = False,
     xla: bool = False,

@@ -31,11 +31,15 @@ class ExportOptions:
     top_k_values: the values the `top_k` input may take at serving time (each one is a branch of the
       graph, since top-k needs a static k); any other value is a bad request.
     checks: in-graph asserts on the inputs (TFLite drops asserts, so TFLite functions are built without).
+    runtime_top_k: `top_k` read at run time by one TopK of runtime k, so any k works and `top_k_values`
+      is not used (TFLite: a branch per k does not freeze, and without asserts a k outside the branches
+      would be silently replaced; XLA needs a static k, so SavedModels keep the branches).
     """
 
     xla: bool = False
     top_k_values: tuple[int, ...] = (0,)
     checks: bool = True
+    runtime_top_k: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

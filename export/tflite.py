@@ -6,8 +6,9 @@
 Loops convert to WHILE; sampling must use common.sampling's hashed Gumbel-max (stateless random ops
 would need Flex ops, which `ai_edge_litert` does not run). A signature that needs any other op fails the
 conversion with the converter's list of the missing ops. TFLite files are converted from the spec's
-functions (not from the SavedModel) with `tflite_options`: one top_k value, since a branch over several
-(a Case op capturing the weights) does not freeze, and no asserts (TFLite drops them).
+functions (not from the SavedModel) with `tflite_options`: `top_k` read at run time (any k: one TOPK_V2
+of runtime k, since a branch per k, a Case op capturing the weights, does not freeze) and no asserts
+(TFLite drops them).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ __all__ = ["QUANTIZATIONS", "convert", "tflite_options", "tflite_path", "write_t
 
 
 def tflite_options(options: ExportOptions) -> ExportOptions:
-    """The options TFLite functions are built with: the first top_k value only, no asserts, no XLA."""
-    return dataclasses.replace(options, top_k_values=tuple(options.top_k_values[:1]), checks=False, xla=False)
+    """The options TFLite functions are built with: top_k at run time, no asserts, no XLA."""
+    return dataclasses.replace(options, runtime_top_k=True, checks=False, xla=False)
 
 
 def convert(saved_model_dir: str, signature: str, quantization: str) -> bytes:

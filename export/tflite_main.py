@@ -21,7 +21,7 @@ _OUTPUT = flags.DEFINE_string("output", "out", "Folder for the colourings and th
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 2, "Colourings per photo.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "The same seed gives the same colourings.")
 _TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Sampling temperature (0 = argmax).", lower_bound=0.0)
-_TOP_K = flags.DEFINE_integer("top_k", 0, "Top-k (0 = all); must be one the export allows.", lower_bound=0)
+_TOP_K = flags.DEFINE_integer("top_k", 0, "Top-k (0 = all; any k, read at run time).", lower_bound=0)
 _THREADS = flags.DEFINE_integer("num_threads", None, "CPU threads for the interpreter.")
 
 

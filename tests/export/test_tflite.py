@@ -73,6 +73,25 @@ def test_float32_pipeline_gives_the_saved_models_samples(exported, loaded) -> No
     )
 
 
+@pytest.mark.parametrize("top_k", [0, 3])
+def test_float32_core_gives_the_saved_models_coarse_colours_at_each_top_k(exported, loaded, top_k) -> None:
+    """The core's coarse colours from the float32 .tflite equal the SavedModel's at the same seed for each
+    top_k the export allows (only round-off flips may differ), and top_k changes them: a .tflite that
+    ignored top_k, or truncated to another k, fails here."""
+    _, run = _runner(_path(exported, "core", "float32"))
+    example = {**exported["spec"].signature("core").example, "seed": np.int32(7)}
+    example["num_samples"] = np.int32(2)
+    out = {k: run(**{**example, "top_k": np.int32(k)})["coarse"] for k in (0, top_k)}
+    ref = loaded.signatures["core"](
+        **{k: tf.constant(v) for k, v in {**example, "top_k": np.int32(top_k)}.items()}
+    )
+    agree = _agreement(out[top_k], ref["coarse"].numpy())
+    print(f"core float32 .tflite vs SavedModel at top_k={top_k}: coarse agreement {agree:.4f}")
+    assert agree > 0.97
+    if top_k:
+        assert _agreement(out[top_k], out[0]) < 0.9
+
+
 def test_int8_stages_agree_and_are_smaller(exported) -> None:
     """Dynamic-range int8 weights: colour upsampler argmax agreement with float32 and the core's
     coarse-colour agreement at temperature 0 (argmax) are stated, not hidden."""

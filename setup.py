@@ -31,11 +31,21 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["common*", "coltran*", "pixcolor*", "pic*", "configs*", "export*"]),
+    packages=find_packages(
+        include=["common*", "coltran*", "pixcolor*", "pic*", "cic*", "configs*", "export*"]
+    ),
     package_data={
-        "common": ["assets/*.txt", "assets/photos/*.jpg", "assets/photos/*.md"],
+        "common": [
+            "assets/*.txt",
+            "assets/*.npy",
+            "assets/*.md",
+            "assets/photos/*.jpg",
+            "assets/photos/*.md",
+        ],
         # the embedded default models (README "Default models"): three slim work directories
         "coltran": ["assets/default/*.md", "assets/default/*/config.json", "assets/default/*/checkpoints/*"],
+        # the embedded default CIC model: one slim work directory (cic/colorizer.py DEFAULT_WEIGHTS)
+        "cic": ["assets/default/*.md", "assets/default/config.json", "assets/default/checkpoints/*"],
     },
     install_requires=[
         "keras>=3.5",

@@ -16,7 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-MODELS = {"coltran": "coltran.colorizer"}  # --model -> the module whose load(weights) gives a Colorizer
+MODELS = {  # --model -> the module whose load(weights) gives a Colorizer
+    "coltran": "coltran.colorizer",
+    "cic": "cic.colorizer",
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,8 @@ TEST = CPU + [
 SERVING_API = "tensorflow-serving-api==2.21.0"
 SERVING = ["grpcio>=1.60"]
 TEST += SERVING
+EVAL = ["matplotlib>=3.8"]  # colorize-evaluate's plots (without it: report.md/json only)
+TEST += EVAL
 
 setup(
     # "colorize" on the package index is an unrelated tool (a terminal-output colouriser); this name was
@@ -61,6 +63,7 @@ setup(
         "tpu": [f"tensorflow-tpu=={TF_VERSION}"],
         "test": TEST,
         "serving": SERVING,
+        "eval": EVAL,
     },
     entry_points={
         "console_scripts": [
@@ -71,6 +74,7 @@ setup(
             "colorize-export=common.cli:export",
             "colorize-client=common.cli:client",
             "colorize-tflite=common.cli:tflite",
+            "colorize-evaluate=common.cli:evaluate",
         ]
     },
 )

@@ -204,6 +204,37 @@ class ColTranColorizer:
     def __init__(self, stages: StageModels | SavedModelStages, weights: str) -> None:
         self.stages, self.weights = stages, weights
         self.input_sizes = (stages.r, stages.big)
+        self._log_prob: Any = None
+
+    @property
+    def likelihood(self) -> str | None:
+        """The event space of `bits_per_dim` (common/colorize/protocol.Likelihood); None for a SavedModel,
+        whose signatures have no log_prob."""
+        if not isinstance(self.stages, StageModels):
+            return None
+        r = self.stages.r
+        return (
+            f"ColTran core: {r}x{r} RGB at 3 bits per channel given the gray (central square crop, area "
+            "resize; the upsamplers are not included)"
+        )
+
+    def bits_per_dim(self, images: np.ndarray, batch_size: int = 8) -> np.ndarray:
+        """uint8 [N, H, W, 3] photos -> float64 [N]: -log2 p(coarse colours | gray) / (r * r * 3) of the
+        core (ColTran sec. 5), each photo preprocessed as in training (coltran/preprocessing.core_example)."""
+        from coltran.preprocessing import core_example
+
+        if self.likelihood is None:
+            raise ValueError(f"coltran: {self.weights} is an exported SavedModel: it has no log_prob")
+        r = self.stages.r
+        if self._log_prob is None:
+            self._log_prob = tf.function(self.stages.core.log_prob, autograph=False)
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            exs = [core_example({"image": tf.constant(x)}, False, resolution=r) for x in chunk]
+            batch = {k: tf.stack([e[k] for e in exs]) for k in ("gray", "rgb")}
+            out.append(-self._log_prob(batch).numpy().astype(np.float64))
+        return np.concatenate(out) / (r * r * 3 * np.log(2.0)) if out else np.zeros([0])
 
     def colorize(
         self, jobs: Sequence[Job], *, num_samples: int, temperature: float, top_k: int, batch_size: int

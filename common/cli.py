@@ -34,6 +34,7 @@ SCRIPTS = {
     "colorize-export": "export.export_main",
     "colorize-client": "export.client_main",
     "colorize-tflite": "export.tflite_main",
+    "colorize-evaluate": "common.evaluate_main",
 }
 WITHOUT_TENSORFLOW = ("colorize-tflite",)  # runs a .tflite as a phone would: ai_edge_litert, numpy, Pillow
 _prog: list[str] = []  # set by `run`
@@ -218,3 +219,4 @@ import_coltran = launcher("colorize-import-coltran")
 export = launcher("colorize-export")
 client = launcher("colorize-client")
 tflite = launcher("colorize-tflite")
+evaluate = launcher("colorize-evaluate")

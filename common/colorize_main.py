@@ -13,6 +13,8 @@ provenance (model, weights, seeds, temperature, top_k, sample, version) in PNG t
 Seeds: an image's colourings depend on --seed and its output name only (not its batch or --batch_size).
 Memory: about 16 bytes per pixel of the largest photo (full-resolution work one sample at a time, in row
 strips) plus the model's, which grows with --batch_size (draws per core call), never with --num_samples.
+Several devices: --strategy=mirrored colours groups of photos on every local GPU at once (on a CPU,
+--num_cpu_devices=N splits it); with TF_CONFIG each worker colours its share of the photos.
 Exit code: 0 all done or skipped, 1 some input failed (one line each on stderr), 2 usage error.
 """
 
@@ -48,6 +50,13 @@ _MAX_PIXELS = flags.DEFINE_integer(
     "max_pixels", 180_000_000, "Refuse images with more pixels (read from the header: decompression bombs)."
 )
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Colour again images whose outputs exist (default: skip).")
+_STRATEGY = flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored"],
+    "mirrored: photos spread over every local GPU (or CPU device).",
+)
+_NUM_CPU_DEVICES = flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many devices (tests).")
 
 
 def _check_flags(inputs: list[str]) -> None:
@@ -69,9 +78,11 @@ def _check_flags(inputs: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     _check_flags(argv[1:])
+    import tensorflow as tf
     from PIL import Image
 
     from common.colorize import inputs, runner
+    from common.evaluate import distribute
 
     opts = runner.Options(
         output=_OUTPUT.value,
@@ -88,11 +99,22 @@ def main(argv: list[str]) -> int:
     )
     Image.MAX_IMAGE_PIXELS = opts.max_pixels  # Pillow's own bomb check follows --max_pixels
     found, problems = inputs.collect(argv[1:])
+    found = distribute.shard(found, *distribute.worker_shard())  # TF_CONFIG: this worker's share
+    devices: list = [None]
+    if _STRATEGY.value != "default" or _NUM_CPU_DEVICES.value > 1:
+        from common.train.strategy import make_strategy
+
+        devices = distribute.replica_devices(
+            make_strategy(_STRATEGY.value, num_cpu_devices=_NUM_CPU_DEVICES.value)
+        )
     try:
-        model = runner.load_model(_MODEL.value, _WEIGHTS.value)
+        replicas = []
+        for d in devices:  # a copy per device, its variables there (common/evaluate/models.Row.replicas)
+            with tf.device(d):
+                replicas.append((d, runner.load_model(_MODEL.value, _WEIGHTS.value)))
     except ValueError as e:  # the model module's WeightsError: what --weights should be
         cli.fail(str(e), code=2)
-    summary = runner.run(model, found, problems, opts, prog=cli.prog_name())
+    summary = runner.run(replicas[0][1], found, problems, opts, prog=cli.prog_name(), replicas=replicas)
     return summary.exit_code
 
 

@@ -66,6 +66,26 @@ class Colorizer(Protocol):
         ...
 
 
+class Likelihood(Protocol):
+    """OPTIONAL part of a Colorizer, used by `colorize-evaluate` (common/evaluate/): a model with a
+    likelihood sets `likelihood` to one line naming the event space its bits/dim are over (e.g. "ColTran
+    core: 64x64 RGB at 3 bits per channel given the gray"; figures over different spaces are not
+    comparable) and implements `bits_per_dim`. A model without one has no such attribute, or None."""
+
+    likelihood: str | None
+
+    def bits_per_dim(self, images: np.ndarray) -> np.ndarray:
+        """Ground-truth photos uint8 [N, H, W, 3] (any size) -> -log2 p(colours | gray) per dimension of
+        the event space, float [N]."""
+        ...
+
+
+def likelihood_of(model: object) -> str | None:
+    """The model's event-space line when it has a usable `bits_per_dim`, else None."""
+    text = getattr(model, "likelihood", None)
+    return text if text and callable(getattr(model, "bits_per_dim", None)) else None
+
+
 def image_seed(seed: int, name: str) -> int:
     """The seed of the photo with output name `name` under `--seed=seed`: a 31-bit hash of both, so a
     photo's colourings do not depend on its batch, on --batch_size or on which photos a resumed run skips."""

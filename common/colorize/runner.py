@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from importlib import metadata
@@ -86,17 +87,20 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO) -> None:
         self.total, self.count, self.stream = total, 0, stream
+        self.lock = threading.RLock()  # ticks may come from several threads (one per replica device)
         self.start = time.monotonic()
         self.tty = hasattr(stream, "isatty") and stream.isatty()
 
     def line(self, text: str) -> None:
         """A message line that the bar does not overwrite."""
-        self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
-        self.redraw()
+        with self.lock:
+            self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
+            self.redraw()
 
     def tick(self, what: str) -> None:
-        self.count += 1
-        self.redraw(what)
+        with self.lock:
+            self.count += 1
+            self.redraw(what)
 
     def redraw(self, what: str = "") -> None:
         if not self.total or (not self.tty and not what):
@@ -127,9 +131,15 @@ def run(
     *,
     prog: str = "colorize",
     stream: TextIO | None = None,
+    replicas: Sequence[tuple[str | None, Colorizer]] = (),
 ) -> Summary:
-    """Colours `inputs` (see the module docstring); `problems`: lines about arguments already found bad."""
+    """Colours `inputs` (see the module docstring); `problems`: lines about arguments already found bad.
+    `replicas`: (device, a copy of the model loaded on it) pairs; groups of images go to them in turn, in
+    parallel (common/evaluate/distribute.py). An image's colourings do not depend on its device."""
+    from common.evaluate.distribute import map_on_devices
+
     stream = stream or sys.stderr
+    replicas = list(replicas) or [(None, model)]
     summary = Summary(failed=len(problems))
     for p in problems:
         stream.write(f"{prog}: {p}\n")
@@ -150,12 +160,16 @@ def run(
         "library_version": library_version(),
     }
 
-    def fail(inp: Input, why: str) -> None:
-        summary.failed += 1
-        progress.line(f"{prog}: {why}")
-        progress.tick(f"failed {inp.path}")
+    lock = progress.lock  # the summary too is shared by the replicas' threads
 
-    for start in range(0, len(todo), opts.batch_size):
+    def fail(inp: Input, why: str) -> None:
+        with lock:
+            summary.failed += 1
+            progress.line(f"{prog}: {why}")
+            progress.tick(f"failed {inp.path}")
+
+    def colour(start: int, d: int) -> None:
+        model = replicas[d][1]
         group, jobs, kept = [], [], []
         for inp in todo[start : start + opts.batch_size]:
             try:
@@ -168,7 +182,9 @@ def run(
             kept.append(y if y.size <= KEEP_PIXELS else None)
             del y
         if group:
-            _colour_group(model, group, jobs, kept, opts, base_provenance, summary, progress, fail)
+            _colour_group(model, group, jobs, kept, opts, base_provenance, summary, progress, fail, lock)
+
+    map_on_devices(colour, range(0, len(todo), opts.batch_size), [d for d, _ in replicas])
     progress.stream.write(
         f"{prog}: {summary.done} done, {summary.skipped} skipped (outputs exist), {summary.failed} failed"
         f" -> {opts.output}\n"
@@ -186,6 +202,7 @@ def _colour_group(
     summary: Summary,
     progress: Progress,
     fail: Any,
+    lock: Any,
 ) -> None:
     """The model over one group of images; each image's files are written as its samples arrive."""
     current, y, tiles, probs = -1, None, [], []
@@ -234,8 +251,9 @@ def _colour_group(
                     _write_sheet(y, tiles, probs, paths[-1], {**provenance, "sample": None})
                 y = None
                 finished.add(draw.job)
-                summary.done += 1
-                progress.tick(paths[0])
+                with lock:
+                    summary.done += 1
+                    progress.tick(paths[0])
     except Exception as e:  # the model failed: the group's unfinished images fail, the run goes on
         reason = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
         for j, inp in enumerate(group):

@@ -133,3 +133,22 @@ def test_weights_load_from_a_local_file(random_inception, images, tmp_path):
     np.testing.assert_array_equal(
         fid.inception_features(images, loaded), fid.inception_features(images, random_inception)
     )
+
+
+@pytest.mark.parametrize("smallest", [1e-8, 1e-12, 1e-16])
+def test_frechet_distance_near_singular_covariances_match_scipy(smallest):
+    """Full-rank but ill-conditioned covariances (eigenvalues from 1 down to `smallest`), as pool
+    features of few images give: the eigen route agrees with scipy's general sqrtm, and stays real."""
+    rng = np.random.default_rng(7)
+    d = 10
+
+    def near_singular():
+        q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        return (q * np.logspace(0, np.log10(smallest), d)) @ q.T
+
+    s1, s2 = near_singular(), near_singular()
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    expected = _scipy_frechet(mu1, s1, mu2, s2)
+    got = fid.frechet_distance(mu1, s1, mu2, s2)
+    assert np.isfinite(got) and got == pytest.approx(expected, rel=1e-7)
+    assert fid.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-7)

@@ -17,6 +17,8 @@ MODELS: dict[str, str] = {
     "coltran_color_upsampler": "coltran.upsampler:ColorUpsampler",
     "coltran_spatial_upsampler": "coltran.upsampler:SpatialUpsampler",
     "cic": "cic.model:CICColorizer",
+    "pixcolor": "pixcolor.model:PixColor",
+    "pixcolor_refinement": "pixcolor.refinement_model:PixColorRefinement",
 }
 
 

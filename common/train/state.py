@@ -82,6 +82,8 @@ def build_state(
             optimizer = make_optimizer(config.train)
             # Needed before the first step under MirroredStrategy (slots must exist outside tf.function).
             optimizer.build(model.trainable_variables)
+            if callable(getattr(model, "bind_training_step", None)):  # optional: a model that reads the step
+                model.bind_training_step(optimizer.iterations)  # (PixColor's gradient multiplier)
         ema = (
             ExponentialMovingAverage(model.trainable_variables, config.train.ema_decay)
             if config.train.ema_decay

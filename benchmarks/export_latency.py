@@ -1,6 +1,6 @@
 """Latency of the exported ColTran pipeline on this CPU, side by side in one run, and the file sizes.
 
-    python benchmarks/export_latency.py [--sizes=tiny,paper] [--repeats=3]
+    python benchmarks/export_latency.py [--sizes=tiny,paper] [--repeats=3] [--files_only]
 
 For each size (random weights: timing only): the whole-pipeline signature `colorize_square` (core ->
 colour upsampler -> spatial upsampler, one sample of one image) through (a) the SavedModel reloaded in
@@ -8,6 +8,7 @@ Python, (b) TensorFlow's C++ loader (`saved_model_cli run`: one process per call
 also shown alone as the time of a run of the cheap `log_prob_square` signature), (c) the float32 .tflite
 and (d) the int8 (dynamic-range) .tflite with ai_edge_litert. Also: int8 vs float32 sample agreement
 and bits/dim change (log_prob_square on the bundled photos). Prints a Markdown table.
+--files_only: export and convert only, and print the file sizes (minutes at the paper size, not half an hour).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _photos(r: int) -> np.ndarray:
     )
 
 
-def bench(size: str, repeats: int, tmp: str) -> dict:
+def bench(size: str, repeats: int, tmp: str, files_only: bool = False) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
     arg = "tiny" if size == "tiny" else ""
@@ -107,6 +108,12 @@ def bench(size: str, repeats: int, tmp: str) -> dict:
     tfl_spec = spec_for_models(models, version=1, options=tflite_options(options))
     write_tflite(tfl_spec, tfl_dir, signatures=["colorize_square", "log_prob_square"])
     export_s = time.perf_counter() - t0
+    if files_only:
+        row = {"size": size, "saved_model_mb": _size_mb(os.path.join(path, "variables"))}
+        for q in ("float32", "int8"):
+            row[f"tflite_{q}_mb"] = _size_mb(os.path.join(tfl_dir, f"colorize_square.{q}.tflite"))
+        print(row, flush=True)
+        return row
     big, r = models["coltran_spatial_upsampler"].resolution, models["coltran_core"].resolution
     gray = np.random.default_rng(0).integers(0, 256, [1, big, big, 1], dtype=np.uint8)
     args = {
@@ -147,11 +154,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="tiny,paper")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--files_only", action="store_true")
     flags = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in flags.sizes.split(","):
-            rows.append(bench(size, flags.repeats if size == "tiny" else 1, tmp))
+            rows.append(bench(size, flags.repeats if size == "tiny" else 1, tmp, flags.files_only))
+    if flags.files_only:
+        print("| size | SavedModel variables | .tflite float32 | .tflite int8 | int8 / float32 |")
+        print("|" + " --- |" * 5)
+        for w in rows:
+            f32, i8 = w["tflite_float32_mb"], w["tflite_int8_mb"]
+            sm = w["saved_model_mb"]
+            print(f"| {w['size']} | {sm:.1f} MB | {f32:.1f} MB | {i8:.1f} MB | {i8 / f32:.3f} |")
+        return
     print(
         "| size | SavedModel, Python | C++ loader (saved_model_cli: load + call / load + cheap call) | "
         "TFLite float32 | TFLite int8 | SavedModel variables | .tflite float32 | .tflite int8 | "

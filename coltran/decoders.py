@@ -236,7 +236,7 @@ class InnerDecoder(_Decoder):
         if row is None:
             pos, z_rows = self.pos.table(), z
         else:
-            pos, z_rows = tf.gather(self.pos.table(), [row]), tf.gather(z, [row], axis=1)
+            pos, z_rows = self.pos.table([row]), tf.gather(z, [row], axis=1)
         h = shift_right(x_emb) + pos + z_rows + upper
         pos_mods = self.position_modulations(tf.concat([z_rows, upper], axis=-1))
         if not row_context:

@@ -63,8 +63,13 @@ def shift_right(x: tf.Tensor) -> tf.Tensor:
 class PositionEmbedding2D(keras.layers.Layer):
     """Adds a learned embedding per row and one per column (ColTran appendix H: factorised positions).
 
-    Call: x [B, H, W, D] -> x + row[H, 1, D] + col[1, W, D]. `table()` returns the sum [H, W, D] so a
-    sampler can add the embedding of one row or one pixel.
+    Call: x [B, H, W, D] -> x + row[H, 1, D] + col[1, W, D]. `table()` returns the sum [H, W, D], and
+    `table(rows)` the sum at the rows `rows` [k] -> [k, W, D], so a sampler can add one row's embedding.
+
+    `call` forms the sum at run time from gathers whose indices depend on the input's values (always
+    0 + range): with constant indices the TFLite converter folds row + col into one [H, W, D] constant,
+    which dynamic-range quantisation leaves in float32 (the spatial upsampler's: 256 x 256 x 512, 128 MB,
+    a third of the paper-size .tflite); gathered tables are stored as int8 like the other weights.
     """
 
     def build(self, input_shape):
@@ -73,11 +78,18 @@ class PositionEmbedding2D(keras.layers.Layer):
         self.row = self.add_weight(name="row", shape=(height, 1, depth), initializer=init)
         self.col = self.add_weight(name="col", shape=(1, width, depth), initializer=init)
 
-    def table(self) -> tf.Tensor:
-        return self.row + self.col
+    def table(self, rows: tf.Tensor | list | None = None) -> tf.Tensor:
+        if rows is None:
+            return self.row + self.col
+        return tf.gather(self.row, rows) + self.col
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return x + self.table()
+        # 0, but only known at run time (the class docstring says why): v XOR v of a value of x.
+        v = tf.cast(tf.reduce_max(tf.reshape(x, [-1])[:1]), tf.int32)
+        zero = tf.bitwise.bitwise_xor(v, v)
+        rows = tf.gather(self.row, tf.range(self.row.shape[0]) + zero)
+        cols = tf.gather(self.col, tf.range(self.col.shape[1]) + zero, axis=1)
+        return x + rows + cols
 
 
 def _remat_strips(fn: Any, x: tf.Tensor, sizes: list[int], axis: int, residual: bool) -> tf.Tensor:

@@ -255,14 +255,13 @@ def _fast(
     pixels = PixelDecoder(model, parts=2 if xla else 1)
     outer_tables = [_step_tables(layer.column_attention.layer, in_place) for layer in outer.axial_layers]
     inner_tables = [_step_tables(layer.attention.layer, in_place) for layer in inner.inner_layers]
-    outer_pos, inner_pos = outer.pos.table(), inner.pos.table()
 
     def zeros_cache(length, x):
         return tf.zeros([bn * x * heads, length, dim // heads])
 
     def row_step(r, upper, outer_caches, symbols, probs):
         z_row = tf.gather(z, [r], axis=1)  # [BN, 1, W, D]
-        base = tf.gather(inner_pos, [r]) + z_row + upper  # inner decoder input minus the colour embedding
+        base = inner.pos.table([r]) + z_row + upper  # inner decoder input minus the colour embedding
         # Everything a pixel step needs from the row, packed so the step slices it with one gather.
         pixel_inputs = _PixelSlicer(
             (
@@ -310,7 +309,7 @@ def _fast(
 
         # The finished row advances the outer decoder by one row; its output is row r + 1's context.
         caches = list(outer_caches)
-        h = model.pixel_embed(row_symbols)[:, None] + tf.gather(outer_pos, [r]) + z_row
+        h = model.pixel_embed(row_symbols)[:, None] + outer.pos.table([r]) + z_row
         row_proj = None if outer_proj is None else tf.gather(outer_proj, [r], axis=1)
         upper = outer.body(
             h,

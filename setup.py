@@ -71,6 +71,7 @@ setup(
             "colorize-train=common.cli:train",
             "colorize-demo=common.cli:demo",
             "colorize-import-coltran=common.cli:import_coltran",
+            "colorize-import-pic=common.cli:import_pic",
             "colorize-export=common.cli:export",
             "colorize-client=common.cli:client",
             "colorize-tflite=common.cli:tflite",

@@ -31,6 +31,7 @@ SCRIPTS = {
     "colorize-train": "common.train_main",
     "colorize-demo": "common.demo_main",
     "colorize-import-coltran": "coltran.import_main",
+    "colorize-import-pic": "pic.import_main",
     "colorize-export": "export.export_main",
     "colorize-client": "export.client_main",
     "colorize-tflite": "export.tflite_main",
@@ -216,6 +217,7 @@ colorize = launcher("colorize")
 train = launcher("colorize-train")
 demo = launcher("colorize-demo")
 import_coltran = launcher("colorize-import-coltran")
+import_pic = launcher("colorize-import-pic")
 export = launcher("colorize-export")
 client = launcher("colorize-client")
 tflite = launcher("colorize-tflite")

@@ -16,6 +16,7 @@ MODELS: dict[str, str] = {
     "coltran_core": "coltran.core:ColTranCore",
     "coltran_color_upsampler": "coltran.upsampler:ColorUpsampler",
     "coltran_spatial_upsampler": "coltran.upsampler:SpatialUpsampler",
+    "pic": "pic.model:PICColorizer",
     "cic": "cic.model:CICColorizer",
     "pixcolor": "pixcolor.model:PixColor",
     "pixcolor_refinement": "pixcolor.refinement_model:PixColorRefinement",

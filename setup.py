@@ -9,6 +9,7 @@ TF_VERSION = "2.21.0"
 CPU = [f"tensorflow-cpu=={TF_VERSION}"]
 TEST = CPU + [
     "pytest>=8",
+    "pytest-xdist>=3.5",  # the suite runs in 2 processes (pytest.ini): tracing is single-threaded Python
     "scipy>=1.10",  # independent references in tests (chi-square, sqrtm, quad)
     "scikit-image>=0.24",  # independent colour-conversion reference and bundled photos
     "ruff>=0.6",

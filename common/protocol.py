@@ -64,6 +64,10 @@ class ColorizationModel(Protocol):
           The inputs of `sample` ("gray" first), for exporters and callers that only know the protocol.
       preprocessor(**model_kwargs) -> Callable[[example, training], Batch]   (classmethod)
           The model's `preprocess` without building the model (`common.registry.build_preprocess`).
+    Optional:
+      bind_training_step(step: tf.Variable) -> None
+          The trainer hands the optimiser's step counter to a model that reads it (PixColor's gradient
+          multiplier engages at a step); the model must not track it as one of its weights.
     """
 
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> Batch: ...

@@ -36,11 +36,20 @@ METHODS = ("fast", "naive")
 
 
 def draw(
-    logits: tf.Tensor, seed: tf.Tensor, position: tf.Tensor, temperature: tf.Tensor, top_k: int
+    logits: tf.Tensor, seed: tf.Tensor, position: tf.Tensor, temperature: tf.Tensor, top_k: int | tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """logits [BN, K] of one position -> (bins int32 [BN], max probability float32 [BN])."""
+    """logits [BN, K] of one position -> (bins int32 [BN], max probability float32 [BN]).
+
+    top_k: a Python int (static k), or an int32 scalar tensor read at run time (pixcolor/export_spec.py:
+    one TopK of runtime k, which TFLite runs as a builtin); the same draws either way (ties kept)."""
     logits = tf.cast(logits, tf.float32)
-    bins = sample_categorical_hashed(logits, seed=seed, step=position, temperature=temperature, top_k=top_k)
+    kept = logits
+    if isinstance(top_k, tf.Tensor):
+        k = tf.clip_by_value(top_k, 1, logits.shape[-1])
+        kth = tf.math.top_k(logits, k=k).values[:, -1:]
+        kept = tf.where((top_k > 0) & (logits < kth), tf.constant(-float("inf")), logits)
+        top_k = 0
+    bins = sample_categorical_hashed(kept, seed=seed, step=position, temperature=temperature, top_k=top_k)
     return bins, tf.reduce_max(tf.nn.softmax(logits, axis=-1), axis=-1)
 
 
@@ -104,6 +113,7 @@ def _fast(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     height, width = s.shape[1], s.shape[2]
     bn = tf.shape(s)[0]
+    static_bn = s.shape[0]  # None unless known at trace time; a static one lets TFLite lower the arrays
     p, half, half0 = net.channels, net.block_size // 2, net.first_size // 2
     logit_dims = [net.num_bins] if record_logits else []
     # The first layer: rows above (a convolution per row) and the current row's h0 + 1 taps (one matmul).
@@ -175,9 +185,9 @@ def _fast(
             tf.constant(0),
             tf.zeros([bn, half0 + 1, NUM_CHROMA]),
             tuple(tf.zeros([bn, half + 1, p]) for _ in blocks),
-            tf.TensorArray(tf.float32, width, element_shape=[None, p]),
-            tf.TensorArray(tf.int32, width, element_shape=[None, NUM_CHROMA]),
-            tf.TensorArray(tf.float32, width, element_shape=[None, NUM_CHROMA, *logit_dims]),
+            tf.TensorArray(tf.float32, width, element_shape=[static_bn, p]),
+            tf.TensorArray(tf.int32, width, element_shape=[static_bn, NUM_CHROMA]),
+            tf.TensorArray(tf.float32, width, element_shape=[static_bn, NUM_CHROMA, *logit_dims]),
         )
         _, _, _, row_x0, row_bins, row_out = tf.while_loop(lambda c, *_: c < width, pixel_step, init)
         row_bins = tf.transpose(row_bins.stack(), [1, 0, 2])  # [BN, w, 2]
@@ -208,8 +218,8 @@ def _fast(
         tf.zeros([bn, half0, width + 2 * half0, NUM_CHROMA]),
         tuple(tf.zeros([bn, half + 1, width + 2 * half, p]) for _ in blocks),
         links0,
-        tf.TensorArray(tf.int32, height, element_shape=[None, width, NUM_CHROMA]),
-        tf.TensorArray(tf.float32, height, element_shape=[None, width, NUM_CHROMA, *logit_dims]),
+        tf.TensorArray(tf.int32, height, element_shape=[static_bn, width, NUM_CHROMA]),
+        tf.TensorArray(tf.float32, height, element_shape=[static_bn, width, NUM_CHROMA, *logit_dims]),
     )
     _, _, _, _, bins, out = tf.while_loop(lambda r, *_: r < height, row_step, init)
     return _swap01(bins.stack()), _swap01(out.stack())

@@ -68,6 +68,10 @@ class ColorizationModel(Protocol):
       bind_training_step(step: tf.Variable) -> None
           The trainer hands the optimiser's step counter to a model that reads it (PixColor's gradient
           multiplier engages at a step); the model must not track it as one of its weights.
+      initialize(batch: Batch) -> None
+          Data-dependent initialisation (PIC's weight normalisation): the trainer calls it once, eagerly,
+          with the first training batch before the first step of a fresh run (not on resume, not when
+          fine-tuning from --init_checkpoint); it assigns the model's weights from that batch.
     """
 
     def preprocess(self, example: dict[str, tf.Tensor], training: bool) -> Batch: ...

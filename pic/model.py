@@ -136,7 +136,7 @@ class PICColorizer(keras.Model):
     def initialize(self, batch: dict[str, tf.Tensor]) -> None:
         """Data-dependent initialisation of every weight-normalised convolution (pic/weightnorm.py) from
         one batch, eagerly, before training (the authors' init pass on `init_batch_size` images). The
-        trainer (common/train) does not call it yet: a run there starts from g = 1, b = 0."""
+        trainer (common/train) calls it on a fresh run's first batch (common/protocol.py)."""
         layers = [la for la in self._flatten_layers() if isinstance(la, WeightNormConv2D)]
         for la in layers:
             la.init_pass = True
@@ -198,7 +198,7 @@ class PICColorizer(keras.Model):
         num_samples: int = 1,
         seed: int = 0,
         temperature: float = 1.0,
-        top_k: int = 0,
+        top_k: int | tf.Tensor = 0,
         method: str = "fast",
         jit_compile: bool | None = None,
     ) -> dict[str, tf.Tensor]:
@@ -209,7 +209,8 @@ class PICColorizer(keras.Model):
           gray: [B, H, W, 1] Lab L / 100 in [0, 1].
           num_samples, seed: N colourings per image; the same seed gives the same samples.
           temperature: scales the logistics (the authors' scale_var); 0 = mode decoding (MAP, §4.3).
-          top_k: keep the k most probable mixture components (0 = all).
+          top_k: keep the k most probable mixture components (0 = all); an int32 tensor is read at run
+            time (exports).
           method: "fast" (cached rows) or "naive" (the whole network per pixel).
         Returns:
           {"rgb": [B, N, H, W, 3] in [0, 1], "ab": [B, N, r, r, 2] the drawn chroma on the grid of [-1, 1],

@@ -34,10 +34,17 @@ METHODS = ("naive", "fast")
 
 
 # -- one pixel's draw -----------------------------------------------------------------------------------
-def _truncate_components(params: tf.Tensor, num_mixtures: int, top_k: int) -> tf.Tensor:
+def _truncate_components(params: tf.Tensor, num_mixtures: int, top_k: int | tf.Tensor) -> tf.Tensor:
+    """top_k: a Python int (static k), or an int32 scalar tensor read at run time (exports: one TopK of
+    runtime k, TFLite builtins); 0 or >= K keeps every component."""
+    logits = params[..., :num_mixtures]
+    if isinstance(top_k, tf.Tensor):
+        k = tf.clip_by_value(top_k, 1, num_mixtures)
+        kth = tf.reduce_min(tf.math.top_k(logits, k=k).values, axis=-1, keepdims=True)
+        logits = tf.where((top_k > 0) & (logits < kth), tf.constant(-1e9, params.dtype), logits)
+        return tf.concat([logits, params[..., num_mixtures:]], axis=-1)
     if top_k <= 0 or top_k >= num_mixtures:
         return params
-    logits = params[..., :num_mixtures]
     kth = tf.math.top_k(logits, k=top_k).values[..., top_k - 1 : top_k]
     logits = tf.where(logits < kth, tf.constant(-1e9, params.dtype), logits)
     return tf.concat([logits, params[..., num_mixtures:]], axis=-1)
@@ -50,7 +57,7 @@ def draw(
     seed: Any,
     step: Any,
     temperature: float | tf.Tensor = 1.0,
-    top_k: int = 0,
+    top_k: int | tf.Tensor = 0,
 ) -> tf.Tensor:
     """(a, b) on the grid of [-1, 1] for pixels with mixture `params` [..., 8K] and luminance [..., 1].
 
@@ -243,7 +250,7 @@ def sample_chroma(
     num_samples: int = 1,
     seed: int | tf.Tensor = 0,
     temperature: float | tf.Tensor = 1.0,
-    top_k: int = 0,
+    top_k: int | tf.Tensor = 0,
     method: str = "fast",
     jit_compile: bool = False,
     num_pixels: int | None = None,
@@ -252,6 +259,7 @@ def sample_chroma(
 
     Args:
       model: a PICColorizer; gray: [B, R, R, 1] Lab L / 100 at the model's resolution.
+      top_k: an int, or an int32 scalar tensor read at run time (no XLA: XLA needs a static k).
       method: "naive" or "fast" (same samples); ignored by an embedding-only model (pixels independent).
       num_pixels: draw only the first pixels in raster order (benchmarks; "fast" draws whole rows), the
         rest left 0; None = all.
@@ -260,29 +268,36 @@ def sample_chroma(
     """
     if method not in METHODS:
         raise ValueError(f"pic/sampler.py: method must be one of {METHODS}, got {method!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-        raise ValueError(f"pic/sampler.py: top_k must be an int >= 0, got {top_k!r}")
+    if isinstance(top_k, tf.Tensor):
+        top_k = tf.cast(top_k, tf.int32)  # read at run time (exports)
+    elif isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
+        raise ValueError(f"pic/sampler.py: top_k must be an int >= 0 or an int32 tensor, got {top_k!r}")
     gray = tf.convert_to_tensor(gray, tf.float32)
     b = tf.shape(gray)[0]
     static_temperature = temperature if isinstance(temperature, (int, float)) else None
-    key = (num_samples, method, jit_compile, top_k, static_temperature)
+    static_top_k = None if isinstance(top_k, tf.Tensor) else int(top_k)
+    key = (num_samples, method, jit_compile, static_top_k, static_temperature)
     fn = model._sample_fns.get(key)
     if fn is None:
         fn = model._sample_fns[key] = tf.function(
-            _sampling_graph(model, num_samples, method, top_k), jit_compile=jit_compile, autograph=False
+            _sampling_graph(model, num_samples, method, static_top_k),
+            jit_compile=jit_compile,
+            autograph=False,
         )
     seed_pair = tf.constant([int(seed), 0], tf.int32) if isinstance(seed, (int, np.integer)) else seed
     if static_temperature is None:
         temperature = tf.convert_to_tensor(temperature, tf.float32)
     r = model.low_resolution
     pixels = tf.constant(r * r if num_pixels is None else min(int(num_pixels), r * r), tf.int32)
-    ab, params = fn(gray, seed_pair, temperature, pixels)
+    runtime_top_k = top_k if static_top_k is None else tf.constant(0, tf.int32)
+    ab, params = fn(gray, seed_pair, temperature, pixels, runtime_top_k)
     split = lambda t: tf.reshape(t, tf.concat([[b, num_samples], tf.shape(t)[1:]], 0))
     return split(ab), split(params)
 
 
-def _sampling_graph(model, num_samples: int, method: str, top_k: int):
-    def run(gray, seed, temperature, num_pixels):
+def _sampling_graph(model, num_samples: int, method: str, static_top_k: int | None):
+    def run(gray, seed, temperature, num_pixels, runtime_top_k):
+        top_k = runtime_top_k if static_top_k is None else static_top_k
         gray_n = tf.repeat(gray, num_samples, axis=0)  # [B * N, R, R, 1], sample n of image b at b * N + n
         lum = model.low_res_luminance(gray_n)
         emb = model.embedding(model.embedding_input(gray), training=False)

@@ -19,6 +19,7 @@ import numpy as np
 MODELS = {  # --model -> the module whose load(weights) gives a Colorizer
     "coltran": "coltran.colorizer",
     "cic": "cic.colorizer",
+    "pic": "pic.colorizer",
     "pixcolor": "pixcolor.colorizer",
 }
 

@@ -224,6 +224,8 @@ def train(
         if state.ema is not None:
             state.ema.reset()
         logging.info("Fine-tuning from the model weights of %s (optimiser and step reset).", source)
+    elif callable(getattr(state.model, "initialize", None)):
+        _data_dependent_init(state, dataset_fn, strategy)
     start = state.step
     if start >= tc.num_steps:
         logging.info("Step %d already reached num_steps=%d: nothing to train.", start, tc.num_steps)
@@ -314,6 +316,23 @@ def train(
         if writer is not None:
             writer.close()
     return TrainResult(step, saved_at if chief else ckpt_lib.latest_checkpoint(workdir), state)
+
+
+def _data_dependent_init(state: TrainState, dataset_fn: DatasetFn, strategy: tf.distribute.Strategy) -> None:
+    """A fresh run's optional `model.initialize(batch)` (common/protocol.py), once, before the first step.
+
+    The batch is the first one of the un-sharded pipeline (`InputContext(1, 0, replicas)`: what the
+    first step's first replica reads), so every worker computes the same values without communicating;
+    the call runs eagerly in the cross-replica context, where an assignment reaches every replica's copy.
+    The EMA shadows then restart from the initialised weights.
+    """
+    context = tf.distribute.InputContext(1, 0, strategy.num_replicas_in_sync)
+    batch = next(iter(dataset_fn(context)))
+    with strategy.scope():
+        state.model.initialize(batch)
+    if state.ema is not None:
+        state.ema.reset()
+    logging.info("Data-dependent initialisation of %s on one batch.", type(state.model).__name__)
 
 
 def _write_samples(state: TrainState, batch: dict, writer, step: int, *, seed: int) -> None:

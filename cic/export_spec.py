@@ -31,24 +31,11 @@ from cic import preprocessing
 from common import cic
 from common.color import lab_to_rgb, rgb_to_gray, rgb_to_gray_np, rgb_to_lab
 from export import checks
+from export.spec import SAMPLING_INPUTS as _SCALARS
 from export.spec import ExportOptions, ExportSpec, Signature, model_variables
+from export.spec import sampling_example as _scalars_example
 
 NAME = "cic"
-_SCALARS = {
-    "num_samples": tf.TensorSpec([], tf.int32),
-    "seed": tf.TensorSpec([], tf.int32),
-    "temperature": tf.TensorSpec([], tf.float32),
-    "top_k": tf.TensorSpec([], tf.int32),
-}
-
-
-def _scalars_example(num_samples: int = 2) -> dict[str, np.ndarray]:
-    return {
-        "num_samples": np.int32(num_samples),
-        "seed": np.int32(0),
-        "temperature": np.float32(1.0),
-        "top_k": np.int32(0),
-    }
 
 
 def _to_uint8(x: tf.Tensor) -> tf.Tensor:

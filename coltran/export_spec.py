@@ -37,24 +37,11 @@ from coltran import sampler
 from common.color import rgb_to_gray, rgb_to_gray_np, rgb_to_ycbcr, ycbcr_to_rgb
 from common.quantize import from_8bit, symbol_to_coarse, to_8bit
 from export import checks
+from export.spec import SAMPLING_INPUTS as _SCALARS
 from export.spec import ExportOptions, ExportSpec, Signature, model_variables
+from export.spec import sampling_example as _scalars_example
 
 STAGES = ("coltran_core", "coltran_color_upsampler", "coltran_spatial_upsampler")
-_SCALARS = {
-    "num_samples": tf.TensorSpec([], tf.int32),
-    "seed": tf.TensorSpec([], tf.int32),
-    "temperature": tf.TensorSpec([], tf.float32),
-    "top_k": tf.TensorSpec([], tf.int32),
-}
-
-
-def _scalars_example(num_samples: int = 2) -> dict[str, np.ndarray]:
-    return {
-        "num_samples": np.int32(num_samples),
-        "seed": np.int32(0),
-        "temperature": np.float32(1.0),
-        "top_k": np.int32(0),
-    }
 
 
 class _Graph:

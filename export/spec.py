@@ -21,6 +21,25 @@ import tensorflow as tf
 
 SERVING_DEFAULT = "serving_default"
 
+# The sampling inputs every model's sampling signatures take besides its images (common/protocol.py's
+# `sample` arguments), as scalars, and a valid request of them.
+SAMPLING_INPUTS = {
+    "num_samples": tf.TensorSpec([], tf.int32),
+    "seed": tf.TensorSpec([], tf.int32),
+    "temperature": tf.TensorSpec([], tf.float32),
+    "top_k": tf.TensorSpec([], tf.int32),
+}
+
+
+def sampling_example(num_samples: int = 2) -> dict[str, np.ndarray]:
+    """A valid value of each of SAMPLING_INPUTS (for example requests and warm-up)."""
+    return {
+        "num_samples": np.int32(num_samples),
+        "seed": np.int32(0),
+        "temperature": np.float32(1.0),
+        "top_k": np.int32(0),
+    }
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportOptions:

@@ -38,27 +38,14 @@ import tensorflow as tf
 
 from common.color import rgb_to_ycbcr
 from export import checks
+from export.spec import SAMPLING_INPUTS as _SCALARS
 from export.spec import ExportOptions, ExportSpec, Signature, model_variables
+from export.spec import sampling_example as _scalars_example
 from pixcolor import pipeline
 from pixcolor.constants import NUM_CHROMA, STRIDE
 from pixcolor.preprocessing import cr_cb
 
 NAME, REFINEMENT = "pixcolor", "pixcolor_refinement"
-_SCALARS = {
-    "num_samples": tf.TensorSpec([], tf.int32),
-    "seed": tf.TensorSpec([], tf.int32),
-    "temperature": tf.TensorSpec([], tf.float32),
-    "top_k": tf.TensorSpec([], tf.int32),
-}
-
-
-def _scalars_example(num_samples: int = 2) -> dict[str, np.ndarray]:
-    return {
-        "num_samples": np.int32(num_samples),
-        "seed": np.int32(0),
-        "temperature": np.float32(1.0),
-        "top_k": np.int32(0),
-    }
 
 
 def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions | None = None) -> ExportSpec:

@@ -19,12 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from common.colorize.protocol import Draw, Job
+from common.colorize.weights import WeightsError, load_single_run  # noqa: F401 (WeightsError: re-exported)
 
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "default")
-
-
-class WeightsError(ValueError):
-    """--weights names nothing loadable; the message is one line saying what was expected."""
 
 
 class LoadedCIC:
@@ -77,24 +74,8 @@ class LoadedCIC:
 
 def load(weights: str | None) -> LoadedCIC:
     """--weights (see the module docstring) -> a LoadedCIC. Raises WeightsError (one line)."""
-    from common.train.errors import TrainError
-    from export.export import load_run
-
-    if weights is None:
-        if not os.path.isfile(os.path.join(DEFAULT_WEIGHTS, "config.json")):
-            raise WeightsError(
-                f"no default CIC model in this install ({DEFAULT_WEIGHTS} is missing); pass "
-                "--weights=<a colorize-train work directory of configs/cic.py>"
-            )
-        path, label = DEFAULT_WEIGHTS, f"default: {DEFAULT_WEIGHTS}"
-    else:
-        path = label = os.path.abspath(os.path.expanduser(weights))
-        if not os.path.isdir(path):
-            raise WeightsError(f"--weights={weights}: no such folder")
-    try:
-        name, model, _ = load_run(path)
-    except (FileNotFoundError, ValueError, TrainError) as e:
-        raise WeightsError(f"--weights={weights}: {e}") from None
-    if name != "cic":
-        raise WeightsError(f"--weights={weights}: holds a {name!r} model, not 'cic'")
-    return LoadedCIC(model, label)
+    missing = (
+        f"no default CIC model in this install ({DEFAULT_WEIGHTS} is missing); pass "
+        "--weights=<a colorize-train work directory of configs/cic.py>"
+    )
+    return LoadedCIC(*load_single_run(weights, "cic", DEFAULT_WEIGHTS, missing))

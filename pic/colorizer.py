@@ -24,12 +24,9 @@ import tensorflow as tf
 
 from common.color import rgb_to_lab
 from common.colorize.protocol import Draw, Job
+from common.colorize.weights import WeightsError, load_single_run  # noqa: F401 (WeightsError: re-exported)
 
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "default")
-
-
-class WeightsError(ValueError):
-    """--weights names nothing loadable; the message is one line saying what was expected."""
 
 
 def gray_lightness(y: np.ndarray | tf.Tensor) -> tf.Tensor:
@@ -94,24 +91,8 @@ class LoadedPIC:
 
 def load(weights: str | None) -> LoadedPIC:
     """--weights (see the module docstring) -> a LoadedPIC. Raises WeightsError (one line)."""
-    from common.train.errors import TrainError
-    from export.export import load_run
-
-    if weights is None:
-        if not os.path.isfile(os.path.join(DEFAULT_WEIGHTS, "config.json")):
-            raise WeightsError(
-                f"no default PIC model in this install ({DEFAULT_WEIGHTS} is missing); pass --weights=<a "
-                "colorize-train work directory of configs/pic.py, or one written by colorize-import-pic>"
-            )
-        path, label = DEFAULT_WEIGHTS, f"default: {DEFAULT_WEIGHTS}"
-    else:
-        path = label = os.path.abspath(os.path.expanduser(weights))
-        if not os.path.isdir(path):
-            raise WeightsError(f"--weights={weights}: no such folder")
-    try:
-        name, model, _ = load_run(path)
-    except (FileNotFoundError, ValueError, TrainError) as e:
-        raise WeightsError(f"--weights={weights}: {e}") from None
-    if name != "pic":
-        raise WeightsError(f"--weights={weights}: holds a {name!r} model, not 'pic'")
-    return LoadedPIC(model, label)
+    missing = (
+        f"no default PIC model in this install ({DEFAULT_WEIGHTS} is missing); pass --weights=<a "
+        "colorize-train work directory of configs/pic.py, or one written by colorize-import-pic>"
+    )
+    return LoadedPIC(*load_single_run(weights, "pic", DEFAULT_WEIGHTS, missing))

@@ -8,6 +8,8 @@ README samples test batches of 16 or 25). Each measurement
 runs in its own process (so each peak RSS is its own):
   * fast (pic/sampler.py, cached rows): the whole chroma image, timed after an untimed traced call;
     with `--xla` also under XLA (the first call's extra time is mostly the compile);
+    every sampling time is the median of `--repeats` calls (the machine is shared: each call's time is in
+    "all_seconds", the 1-minute load average at the end in "load");
   * naive (the authors' scheme, the whole f per pixel, in a tf.while_loop like the fast one): the first
     `--naive_pixels` pixels, timed after an untimed traced call, extrapolated linearly to all pixels
     (every naive step costs the same: one pass of f over the whole canvas); then, in the same process, the
@@ -68,10 +70,14 @@ def measure(what: str, config_name: str, args: argparse.Namespace) -> dict:
         start = time.perf_counter()
         run()
         out["first_call_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        ab, params = run()
-        seconds = time.perf_counter() - start
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            ab, params = run()
+            times.append(time.perf_counter() - start)
+        seconds = float(np.median(times))
         out.update(pixels_timed=pixels, seconds=seconds, seconds_per_batch=seconds * low * low / pixels)
+        out["all_seconds"] = [round(t, 4) for t in times]
         if what == "naive":  # the fast sampler on the same model in this process: the same draws?
             fast_ab, fast_params = sample_chroma(model, gray, seed=1, method="fast")
             first = lambda a: np.asarray(a).reshape(args.batch, low * low, -1)[:, :pixels]
@@ -98,6 +104,7 @@ def measure(what: str, config_name: str, args: argparse.Namespace) -> dict:
         seconds = (time.perf_counter() - start) / args.train_steps
         out.update(train_batch=args.train_batch, seconds_per_step=seconds)
     out["peak_rss_mib"] = _peak_mib()
+    out["load"] = os.getloadavg()[0]
     return out
 
 
@@ -108,6 +115,7 @@ def main() -> None:
     parser.add_argument("--configs", default="cifar,imagenet")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--naive_pixels", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="timed sampling calls (the median is kept)")
     parser.add_argument("--train_batch", type=int, default=4)
     parser.add_argument("--train_steps", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="also time the fast sampler under XLA")
@@ -136,7 +144,7 @@ def main() -> None:
             f"s/batch extrapolated from {n} px ({nv['peak_rss_mib']:.0f} MiB) | speed-up "
             f"{nv['seconds_per_batch'] / f['seconds_per_batch']:.0f}x | same samples on {n} px: {same} "
             f"| train step (batch {t['train_batch']}) {t['seconds_per_step']:.2f} s "
-            f"({t['peak_rss_mib']:.0f} MiB) |",
+            f"({t['peak_rss_mib']:.0f} MiB) | load {f['load']:.1f} / {nv['load']:.1f} |",
             flush=True,
         )
         if fx:

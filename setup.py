@@ -49,6 +49,10 @@ setup(
         "coltran": ["assets/default/*.md", "assets/default/*/config.json", "assets/default/*/checkpoints/*"],
         # the embedded default CIC model: one slim work directory (cic/colorizer.py DEFAULT_WEIGHTS)
         "cic": ["assets/default/*.md", "assets/default/config.json", "assets/default/checkpoints/*"],
+        # PixColor's two default models, pixcolor/ + pixcolor_refinement/ (pixcolor/colorizer.py)
+        "pixcolor": ["assets/default/*/config.json", "assets/default/*/checkpoints/*"],
+        # the default PIC model: one slim work directory (pic/colorizer.py DEFAULT_WEIGHTS)
+        "pic": ["assets/default/config.json", "assets/default/checkpoints/*"],
     },
     install_requires=[
         "keras>=3.5",

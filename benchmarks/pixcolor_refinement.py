@@ -3,6 +3,7 @@
     python benchmarks/pixcolor_refinement.py                     # 400 steps of the "default" config
     python benchmarks/pixcolor_refinement.py --steps=50 --heldout=rocket.jpg
     python benchmarks/pixcolor_refinement.py --folder=~/colorize_photos   # train/ 33 photos, heldout/ 8
+    python benchmarks/pixcolor_refinement.py --folder=~/colorize_photos --workdir=RUN  # a trained run
 
 Trains configs/pixcolor_refinement.py:default (128 x 128, every width / 4) from scratch with the table's
 Adam on random square crops (with left-right flips) of the bundled colour photos except `--heldout`, fed
@@ -44,12 +45,21 @@ def main() -> None:
     parser.add_argument("--heldout", default="coffee.jpg")
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--folder", default="", help="a folder with train/ and heldout/ photos")
+    parser.add_argument("--workdir", default="", help="measure this trained run instead of training")
     args = parser.parse_args()
 
     config = get_config("default")
     kwargs = {k: v for k, v in config.model.to_dict().items() if k != "name"}
     keras.utils.set_random_seed(0)
-    model = PixColorRefinement(**kwargs)
+    if args.workdir:
+        from export.export import load_run
+
+        name, model, _ = load_run(os.path.expanduser(args.workdir))
+        if name != "pixcolor_refinement":
+            sys.exit(f"--workdir={args.workdir}: holds a {name!r} model, not 'pixcolor_refinement'")
+        args.steps = 0
+    else:
+        model = PixColorRefinement(**kwargs)
     if args.folder:
         root = os.path.expanduser(args.folder)
         photos, heldout = {}, set()
@@ -93,7 +103,8 @@ def main() -> None:
         loss = float(step(batch))
         if i % 100 == 0 or i == args.steps - 1:
             print(f"step {i}: training L1 {loss * 255:.2f} levels")
-    print(f"{args.steps} steps of batch {args.batch} in {time.perf_counter() - start:.0f} s")
+    if not args.workdir:
+        print(f"{args.steps} steps of batch {args.batch} in {time.perf_counter() - start:.0f} s")
 
     print(f"\nresolution {model.resolution}, chroma in at {model.resolution // 8} x {model.resolution // 8}:")
     print("| photo | split | L1 refined | L1 bilinear | PSNR refined | PSNR bilinear |")

@@ -20,6 +20,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     m = c.model
     m.width_divisor = 1  # table: the widths as listed (64 ... 1024 ... 32)
     m.residual = True  # ours: predicts a correction to the bilinear upsampling (pixcolor/refinement.py)
+    m.skips = False  # ours: U-Net skips into the decoder (pixcolor/refinement.py); off = the table
     if arg == "tiny":
         shrink_to_tiny(c, num_steps=60)
         m.resolution = 64
@@ -28,4 +29,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         shrink_to_default(c, num_steps=1500, batch_size=8)
         m.resolution = 128
         m.width_divisor = 4
+        m.skips = True  # the gray's edges at strides 2 and 4 (BENCHMARKS.md, PixColor refinement)
     return c

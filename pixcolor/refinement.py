@@ -13,6 +13,12 @@ is resized bilinearly to the input size (LTBC also predicts at half resolution).
 predicts a correction added to its bilinearly upsampled chroma input, its output layer starting at 0
 (`residual`), so the untrained network is bilinear upsampling. Any input size works (all resizes go to the
 sizes the encoder produced). Kernels truncated normal (0.1), biases 0 (table).
+
+`skips` (ours, off for the paper's config): after each decoder upsampling the encoder's features of that
+stride (enc_4 at stride 4, enc_2 at stride 2) are concatenated (U-Net style), so the decoder sees the gray's
+edges at a finer stride than the chroma input's. Without them everything finer than stride 8 must pass the
+stride-8 bottleneck; trained on few photos (BENCHMARKS.md, PixColor refinement) that network only
+memorised its training photos and did not beat bilinear upsampling on unseen ones.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+# The encoder outputs the decoder's upsamplings concatenate when `skips` (at strides 4 and 2).
+SKIPS = ("enc_4", "enc_2")
 # (name, filters, kernel, stride) per part, the table's rows.
 ENCODER = [
     ("enc_1", 64, 3, 2), ("enc_2", 128, 3, 1), ("enc_3", 128, 3, 2), ("enc_4", 256, 3, 1),
@@ -79,9 +87,9 @@ class RefinementNetwork(keras.layers.Layer):
     """(gray [B, H, W, 1], chroma_up [B, H, W, 2]) in [0, 1] -> chroma [B, H, W, 2] (Cr, Cb).
 
     chroma_up: the low-resolution chroma bilinearly upsampled to H x W (PixColorRefinement does it).
-    Args: width_divisor (1 = the table's widths; tests shrink every layer by it), residual (see module
-      docstring), init_stddev (0.1, table), batch_norm_momentum (of the moving statistics; Keras' 0.99;
-      short runs need less, or the statistics lag weights that still move).
+    Args: width_divisor (1 = the table's widths; tests shrink every layer by it), residual and skips (see
+      module docstring), init_stddev (0.1, table), batch_norm_momentum (of the moving statistics; Keras'
+      0.99; short runs need less, or the statistics lag weights that still move).
     """
 
     def __init__(
@@ -90,11 +98,13 @@ class RefinementNetwork(keras.layers.Layer):
         residual: bool = True,
         init_stddev: float = 0.1,
         batch_norm_momentum: float = 0.99,
+        skips: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.width_divisor = int(width_divisor)
         self.residual = bool(residual)
+        self.skips = bool(skips)
         self.init_stddev = float(init_stddev)
         self.batch_norm_momentum = float(batch_norm_momentum)
 
@@ -116,9 +126,12 @@ class RefinementNetwork(keras.layers.Layer):
     def call(self, gray: tf.Tensor, chroma_up: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = tf.concat([gray, chroma_up], axis=-1) - 0.5
         sizes = []  # spatial sizes the encoder produced, for the decoder's upsamplings
-        for layer in self.encoder.values():
+        skipped = []  # with skips: the encoder outputs of SKIPS, in the decoder's order
+        for name, layer in self.encoder.items():
             x = layer(x, training=training)
             sizes.append(tf.shape(x)[1:3])
+            if self.skips and name in SKIPS:
+                skipped.insert(0, x)
         g = x
         for layer in self.global_convs.values():
             g = layer(g, training=training)
@@ -129,6 +142,8 @@ class RefinementNetwork(keras.layers.Layer):
         for name, *_ in DECODER:
             if name == "up":
                 x = tf.cast(tf.image.resize(x, targets[up], "bilinear"), x.dtype)
+                if self.skips:
+                    x = tf.concat([x, skipped[up]], axis=-1)
                 up += 1
             else:
                 x = self.decoder[name](x, training=training)
@@ -140,6 +155,7 @@ class RefinementNetwork(keras.layers.Layer):
             **super().get_config(),
             "width_divisor": self.width_divisor,
             "residual": self.residual,
+            "skips": self.skips,
             "init_stddev": self.init_stddev,
             "batch_norm_momentum": self.batch_norm_momentum,
         }

@@ -46,7 +46,8 @@ class PixColorRefinement(keras.Model):
       num_bins: the ground-truth chroma input is snapped to these bin centres (32, what PixelCNN samples
         are); 0 feeds it unquantized.
       width_divisor: every layer's width / this (1 = the table).
-      residual, init_stddev, batch_norm_momentum: see pixcolor/refinement.py (True, 0.1, 0.99).
+      residual, init_stddev, batch_norm_momentum, skips: see pixcolor/refinement.py (True, 0.1, 0.99,
+        False).
     Batches (from `preprocess`): "gray" [B, R, R, 1], "chroma" [B, R, R, 2] the target, "chroma_low"
     [B, r, r, 2] the input; floats in [0, 1], chroma channels (Cr, Cb).
     """
@@ -59,6 +60,7 @@ class PixColorRefinement(keras.Model):
         residual: bool = True,
         init_stddev: float = 0.1,
         batch_norm_momentum: float = 0.99,
+        skips: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,8 +74,14 @@ class PixColorRefinement(keras.Model):
         self.residual = bool(residual)
         self.init_stddev = float(init_stddev)
         self.batch_norm_momentum = float(batch_norm_momentum)
+        self.skips = bool(skips)
         self.network = RefinementNetwork(
-            self.width_divisor, self.residual, self.init_stddev, self.batch_norm_momentum, name="refinement"
+            self.width_divisor,
+            self.residual,
+            self.init_stddev,
+            self.batch_norm_momentum,
+            skips=self.skips,
+            name="refinement",
         )
         r = self.resolution // STRIDE
         self.refine(tf.zeros([1, resolution, resolution, 1]), tf.zeros([1, r, r, NUM_CHROMA]))
@@ -182,4 +190,5 @@ class PixColorRefinement(keras.Model):
             "residual": self.residual,
             "init_stddev": self.init_stddev,
             "batch_norm_momentum": self.batch_norm_momentum,
+            "skips": self.skips,
         }

@@ -23,7 +23,7 @@ TINY = dict(
     head_channels=16,
     batch_norm_momentum=0.9,
 )
-TINY_REFINEMENT = dict(resolution=R, width_divisor=32, batch_norm_momentum=0.9)
+TINY_REFINEMENT = dict(resolution=R, width_divisor=32, batch_norm_momentum=0.9, skips=True)  # as the default
 _CACHE: dict = {}
 
 

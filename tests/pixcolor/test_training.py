@@ -91,9 +91,10 @@ def test_the_trainer_binds_its_optimizer_step(tmp_path):
     assert state.model.trunk_gradient_scale().numpy() == 1.0
 
 
-def test_refinement_starts_as_bilinear_and_beats_it_after_a_short_fit():
+@pytest.mark.parametrize("skips", [False, True])  # the table's network; ours with U-Net skips
+def test_refinement_starts_as_bilinear_and_beats_it_after_a_short_fit(skips):
     keras.utils.set_random_seed(0)
-    model = PixColorRefinement(**TINY_REFINEMENT)
+    model = PixColorRefinement(**{**TINY_REFINEMENT, "skips": skips})
     batch = _photo_batch(model)
     loss, metrics = model.compute_loss(batch)
     np.testing.assert_allclose(loss.numpy(), metrics["l1_bilinear"].numpy(), atol=1e-6)

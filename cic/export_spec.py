@@ -30,10 +30,8 @@ import tensorflow as tf
 from cic import preprocessing
 from common import cic
 from common.color import lab_to_rgb, rgb_to_gray, rgb_to_gray_np, rgb_to_lab
-from export import checks
-from export.spec import SAMPLING_INPUTS as _SCALARS
-from export.spec import ExportOptions, ExportSpec, Signature, model_variables
-from export.spec import sampling_example as _scalars_example
+from export import checks, spec
+from export.spec import ExportOptions, ExportSpec, model_variables
 
 NAME = "cic"
 
@@ -110,29 +108,7 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
         return {"rgb": _to_uint8(rgb), "uncertainty": uncertainty}
 
     rng = np.random.default_rng(0)
-    u8 = tf.uint8
-    photo = rng.integers(0, 256, [1, 3 * r // 2, 2 * r, 3], dtype=np.uint8)
-    sigs = [
-        Signature(
-            "serving_default",
-            serving_default,
-            {"image": tf.TensorSpec(None, u8), **_SCALARS},
-            {"image": photo, **_scalars_example()},
-        ),
-        Signature("log_prob", log_prob, {"image": tf.TensorSpec(None, u8)}, {"image": photo}),
-        Signature(
-            "log_prob_square",
-            log_prob_square,
-            {"image": tf.TensorSpec([None, r, r, 3], u8)},
-            {"image": photo[:, :r, :r]},
-            tflite=True,
-        ),
-        Signature(
-            "colorize_square",
-            colorize_square,
-            {"gray": tf.TensorSpec([None, r, r, 1], u8), **_SCALARS},
-            {"gray": rng.integers(0, 256, [1, r, r, 1], dtype=np.uint8), **_scalars_example()},
-            tflite=True,
-        ),
-    ]
+    sigs = spec.image_signatures(rng, r, serving_default, log_prob, log_prob_square)
+    gray = rng.integers(0, 256, [1, r, r, 1], dtype=np.uint8)
+    sigs.append(spec.gray_sampling_signature("colorize_square", colorize_square, gray))
     return ExportSpec(model_name=NAME, version=version, variables=model_variables(model), signatures=sigs)

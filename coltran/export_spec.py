@@ -36,10 +36,8 @@ import tensorflow as tf
 from coltran import sampler
 from common.color import rgb_to_gray, rgb_to_gray_np, rgb_to_ycbcr, ycbcr_to_rgb
 from common.quantize import from_8bit, symbol_to_coarse, to_8bit
-from export import checks
-from export.spec import SAMPLING_INPUTS as _SCALARS
+from export import checks, spec
 from export.spec import ExportOptions, ExportSpec, Signature, model_variables
-from export.spec import sampling_example as _scalars_example
 
 STAGES = ("coltran_core", "coltran_color_upsampler", "coltran_spatial_upsampler")
 
@@ -266,29 +264,10 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
 
     rng = np.random.default_rng(0)
     u8 = tf.uint8
-    photo = rng.integers(0, 256, [1, 3 * r // 2, 2 * r, 3], dtype=np.uint8)
-    sigs = [
-        Signature(
-            "serving_default",
-            serving_default,
-            {"image": tf.TensorSpec(None, u8), **_SCALARS},
-            {"image": photo, **_scalars_example()},
-        ),
-        Signature("log_prob", log_prob, {"image": tf.TensorSpec(None, u8)}, {"image": photo}),
-        Signature(
-            "log_prob_square",
-            log_prob_square,
-            {"image": tf.TensorSpec([None, r, r, 3], u8)},
-            {"image": photo[:, :r, :r]},
-            tflite=True,
-        ),
-        Signature(
-            "core",
-            core,
-            {"gray": tf.TensorSpec([None, r, r, 1], u8), **_SCALARS},
-            {"gray": rng.integers(0, 256, [1, r, r, 1], dtype=np.uint8), **_scalars_example()},
-            tflite=True,
-        ),
+    sigs = spec.image_signatures(rng, r, serving_default, log_prob, log_prob_square)
+    gray = rng.integers(0, 256, [1, r, r, 1], dtype=np.uint8)
+    sigs.append(spec.gray_sampling_signature("core", core, gray))
+    sigs += [
         Signature(
             "color_upsampler",
             color_upsampler,
@@ -309,12 +288,8 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
             },
             tflite=True,
         ),
-        Signature(
-            "colorize_square",
-            colorize_square,
-            {"gray": tf.TensorSpec([None, big, big, 1], u8), **_SCALARS},
-            {"gray": rng.integers(0, 256, [1, big, big, 1], dtype=np.uint8), **_scalars_example()},
-            tflite=True,
+        spec.gray_sampling_signature(
+            "colorize_square", colorize_square, rng.integers(0, 256, [1, big, big, 1], dtype=np.uint8)
         ),
     ]
     variables = model_variables(*(models[s] for s in STAGES))

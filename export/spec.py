@@ -80,6 +80,47 @@ class Signature:
     tflite: bool = False
 
 
+def image_signatures(
+    rng: np.random.Generator,
+    resolution: int,
+    serving_default: Callable[..., dict[str, tf.Tensor]],
+    log_prob: Callable[..., dict[str, tf.Tensor]],
+    log_prob_square: Callable[..., dict[str, tf.Tensor]] | None = None,
+) -> list[Signature]:
+    """The signatures every model exports on whole photos, with their example photo.
+
+    serving_default: image uint8 [B, H, W, 1 or 3] (any shape) + SAMPLING_INPUTS; log_prob: image uint8
+    (any shape); log_prob_square (when given; TFLite): image uint8 [B, R, R, 3], R = `resolution`.
+    The example photo, uint8 [1, 3R/2, 2R, 3], is drawn from `rng` (the first draw the caller's other
+    examples follow); log_prob_square's example is its top-left R x R corner.
+    """
+    u8 = tf.uint8
+    r = resolution
+    photo = rng.integers(0, 256, [1, 3 * r // 2, 2 * r, 3], dtype=np.uint8)
+    sigs = [
+        Signature(
+            SERVING_DEFAULT,
+            serving_default,
+            {"image": tf.TensorSpec(None, u8), **SAMPLING_INPUTS},
+            {"image": photo, **sampling_example()},
+        ),
+        Signature("log_prob", log_prob, {"image": tf.TensorSpec(None, u8)}, {"image": photo}),
+    ]
+    if log_prob_square is not None:
+        square, corner = {"image": tf.TensorSpec([None, r, r, 3], u8)}, {"image": photo[:, :r, :r]}
+        sigs.append(Signature("log_prob_square", log_prob_square, square, corner, tflite=True))
+    return sigs
+
+
+def gray_sampling_signature(
+    name: str, fn: Callable[..., dict[str, tf.Tensor]], gray: np.ndarray
+) -> Signature:
+    """A TFLite signature that samples colourings of square grays: gray uint8 [B, S, S, 1] + SAMPLING_INPUTS,
+    with `gray` (uint8 [1, S, S, 1]) as the example's gray."""
+    inputs = {"gray": tf.TensorSpec([None, *gray.shape[1:]], tf.uint8), **SAMPLING_INPUTS}
+    return Signature(name, fn, inputs, {"gray": gray, **sampling_example()}, tflite=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportSpec:
     """Everything the exporter writes for one model.

@@ -29,10 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.color import rgb_to_lab
-from export import checks
-from export.spec import SAMPLING_INPUTS as _SCALARS
-from export.spec import ExportOptions, ExportSpec, Signature, model_variables
-from export.spec import sampling_example as _scalars_example
+from export import checks, spec
+from export.spec import ExportOptions, ExportSpec, model_variables
 
 NAME = "pic"
 
@@ -105,22 +103,7 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
         return colorize(lightness(gray), num_samples, seed, temperature, top_k)
 
     rng = np.random.default_rng(0)
-    u8 = tf.uint8
-    photo = rng.integers(0, 256, [1, 3 * r_big // 2, 2 * r_big, 3], dtype=np.uint8)
-    sigs = [
-        Signature(
-            "serving_default",
-            serving_default,
-            {"image": tf.TensorSpec(None, u8), **_SCALARS},
-            {"image": photo, **_scalars_example()},
-        ),
-        Signature("log_prob", log_prob, {"image": tf.TensorSpec(None, u8)}, {"image": photo}),
-        Signature(
-            "colorize_square",
-            colorize_square,
-            {"gray": tf.TensorSpec([None, r_big, r_big, 1], u8), **_SCALARS},
-            {"gray": rng.integers(0, 256, [1, r_big, r_big, 1], dtype=np.uint8), **_scalars_example()},
-            tflite=True,
-        ),
-    ]
+    sigs = spec.image_signatures(rng, r_big, serving_default, log_prob)
+    gray = rng.integers(0, 256, [1, r_big, r_big, 1], dtype=np.uint8)
+    sigs.append(spec.gray_sampling_signature("colorize_square", colorize_square, gray))
     return ExportSpec(model_name=NAME, version=version, variables=model_variables(model), signatures=sigs)

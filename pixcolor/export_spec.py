@@ -37,10 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.color import rgb_to_ycbcr
-from export import checks
-from export.spec import SAMPLING_INPUTS as _SCALARS
+from export import checks, spec
 from export.spec import ExportOptions, ExportSpec, Signature, model_variables
-from export.spec import sampling_example as _scalars_example
 from pixcolor import pipeline
 from pixcolor.constants import NUM_CHROMA, STRIDE
 from pixcolor.preprocessing import cr_cb
@@ -150,31 +148,11 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
 
     rng = np.random.default_rng(0)
     u8 = tf.uint8
-    photo = rng.integers(0, 256, [1, 3 * r // 2, 2 * r, 3], dtype=np.uint8)
+    sigs = spec.image_signatures(rng, r, serving_default, log_prob, log_prob_square)
     gray_r = rng.integers(0, 256, [1, r, r, 1], dtype=np.uint8)
     gray_big = rng.integers(0, 256, [1, big, big, 1], dtype=np.uint8)
-    sigs = [
-        Signature(
-            "serving_default",
-            serving_default,
-            {"image": tf.TensorSpec(None, u8), **_SCALARS},
-            {"image": photo, **_scalars_example()},
-        ),
-        Signature("log_prob", log_prob, {"image": tf.TensorSpec(None, u8)}, {"image": photo}),
-        Signature(
-            "log_prob_square",
-            log_prob_square,
-            {"image": tf.TensorSpec([None, r, r, 3], u8)},
-            {"image": photo[:, :r, :r]},
-            tflite=True,
-        ),
-        Signature(
-            "sample_chroma",
-            sample_chroma,
-            {"gray": tf.TensorSpec([None, r, r, 1], u8), **_SCALARS},
-            {"gray": gray_r, **_scalars_example()},
-            tflite=True,
-        ),
+    sigs += [
+        spec.gray_sampling_signature("sample_chroma", sample_chroma, gray_r),
         Signature(
             "refine",
             refine,
@@ -182,13 +160,7 @@ def export_spec(models: dict[str, Any], *, version: int, options: ExportOptions 
             {"gray": gray_big, "bins": rng.integers(0, num_bins, [1, h, h, 2], dtype=np.uint8)},
             tflite=True,
         ),
-        Signature(
-            "colorize_square",
-            colorize_square,
-            {"gray": tf.TensorSpec([None, big, big, 1], u8), **_SCALARS},
-            {"gray": gray_big, **_scalars_example()},
-            tflite=True,
-        ),
+        spec.gray_sampling_signature("colorize_square", colorize_square, gray_big),
     ]
     variables = model_variables(model, refinement)
     return ExportSpec(model_name=NAME, version=version, variables=variables, signatures=sigs)

@@ -3,19 +3,13 @@ Colorizer's draws against the model's `sample`, its bits/dim for colorize-evalua
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from cic import colorizer
-from common.colorize import imageio
 from common.colorize.protocol import Job
-from tests.cic.conftest import REPO
+from tests.colorize_cases import check_bits_per_dim, check_colorize_command, check_weights_errors
 
 
 @pytest.fixture(scope="module")
@@ -24,32 +18,7 @@ def loaded(trained):
 
 
 def test_colorize_command_writes_colourings_with_the_photos_luminance(trained, tmp_path):
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    photos = {}
-    for name, shape in (("wide", (40, 70)), ("tall", (50, 30))):
-        y = np.clip(rng.normal(128, 40, shape), 0, 255).astype(np.uint8)
-        Image.fromarray(y).save(folder / f"{name}.png")
-        photos[name] = y
-    out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "common.colorize_main", str(folder), f"--output={out}", "--model=cic",
-         f"--weights={trained['workdir']}", "--num_samples=2", "--batch_size=1"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1].startswith("colorize: 2 done"), done.stderr[-500:]
-    for name, y in photos.items():
-        a, b = (np.asarray(Image.open(out / "scans" / f"{name}_sample{n}.png")) for n in (0, 1))
-        assert a.shape == (*y.shape, 3)
-        np.testing.assert_array_equal(a, b)  # CIC is deterministic
-        luma = a.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        assert np.abs(luma - y).max() <= 1.0  # the photo's own luminance, within 8-bit rounding
-        assert np.ptp(a.astype(int), axis=-1).max() > 0  # coloured, not gray
-        assert imageio.read_provenance(str(out / "scans" / f"{name}_sample0.png"))["model"] == "cic"
-        assert (out / "scans" / f"{name}_sheet.png").is_file()
+    check_colorize_command(tmp_path, "cic", trained["workdir"], batch_size=1, deterministic=True)
 
 
 def test_draws_are_the_models_sample_and_batch_independent(loaded):
@@ -67,21 +36,12 @@ def test_draws_are_the_models_sample_and_batch_independent(loaded):
 
 
 def test_bits_per_dim_is_the_313_bin_likelihood(loaded):
-    assert "313 ab bins" in loaded.likelihood
-    photos = np.random.default_rng(2).integers(0, 256, [3, 36, 28, 3]).astype(np.uint8)
-    bpd = loaded.bits_per_dim(photos, batch_size=2)
-    model = loaded.model
-    for i, photo in enumerate(photos):
-        batch = {k: v[None] for k, v in model.preprocess({"image": tf.constant(photo)}, False).items()}
-        nats = -float(model.log_prob(batch)[0])
-        np.testing.assert_allclose(bpd[i], nats / (model.output_size**2 * np.log(2)), rtol=1e-5)
+    def want(model, batch):
+        return -float(model.log_prob(batch)[0]) / (model.output_size**2 * np.log(2))
+
+    check_bits_per_dim(loaded, "313 ab bins", want)
 
 
 def test_weights_errors_are_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(colorizer, "DEFAULT_WEIGHTS", str(tmp_path / "assets" / "default"))
-    for weights, words in ((None, "no default CIC model"), (str(tmp_path / "nowhere"), "no such folder")):
-        with pytest.raises(colorizer.WeightsError, match=words) as e:
-            colorizer.load(weights)
-        assert "\n" not in str(e.value)
-    with pytest.raises(colorizer.WeightsError, match="config.json"):
-        colorizer.load(str(tmp_path))
+    cases = [(None, "no default CIC model"), (str(tmp_path / "nowhere"), "no such folder")]
+    check_weights_errors(colorizer, monkeypatch, tmp_path, [*cases, (str(tmp_path), "config.json")])

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from common.colorize import imageio
 from common.colorize.protocol import Job
 from pixcolor import colorizer
+from tests.colorize_cases import check_bits_per_dim, check_colorize_command, check_weights_errors
 from tests.pixcolor.weights import tiny_weights
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LUMA = np.array([0.299, 0.587, 0.114])
 
 
 @pytest.fixture(scope="module")
@@ -34,31 +29,7 @@ def loaded(weights):
 
 
 def test_colorize_command_writes_colourings_at_the_photos_size_with_its_luminance(weights, tmp_path):
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    photos = {}
-    for name, shape in (("wide", (40, 70)), ("tall", (50, 30))):
-        y = np.clip(rng.normal(128, 40, shape), 0, 255).astype(np.uint8)
-        Image.fromarray(y).save(folder / f"{name}.png")
-        photos[name] = y
-    out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "common.colorize_main", str(folder), f"--output={out}", "--model=pixcolor",
-         f"--weights={weights}", "--num_samples=2", "--batch_size=3"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1].startswith("colorize: 2 done"), done.stderr[-500:]
-    for name, y in photos.items():
-        a, b = (np.asarray(Image.open(out / "scans" / f"{name}_sample{n}.png")) for n in (0, 1))
-        assert a.shape == (*y.shape, 3)
-        assert (a != b).any()  # two draws
-        assert np.abs(a.astype(np.float64) @ LUMA - y).max() <= 1.0  # the photo's luminance
-        assert np.ptp(a.astype(int), axis=-1).max() > 0  # coloured, not gray
-        assert imageio.read_provenance(str(out / "scans" / f"{name}_sample0.png"))["model"] == "pixcolor"
-        assert (out / "scans" / f"{name}_sheet.png").is_file()
+    check_colorize_command(tmp_path, "pixcolor", weights, batch_size=3)
 
 
 def test_draws_are_sample_then_refine_with_the_photos_seed_whatever_the_batch(loaded):
@@ -87,18 +58,13 @@ def test_draws_are_sample_then_refine_with_the_photos_seed_whatever_the_batch(lo
 
 
 def test_bits_per_dim_is_the_chroma_bin_likelihood(loaded):
-    assert "Cr and" in loaded.likelihood
-    photos = np.random.default_rng(2).integers(0, 256, [3, 36, 28, 3]).astype(np.uint8)
-    bpd = loaded.bits_per_dim(photos, batch_size=2)
-    model = loaded.model
-    for i, photo in enumerate(photos):
-        batch = {k: v[None] for k, v in model.preprocess({"image": tf.constant(photo)}, False).items()}
-        nats = -float(model.log_prob(batch)[0])
-        np.testing.assert_allclose(bpd[i], nats / (model.low_resolution**2 * 2 * np.log(2)), rtol=1e-5)
+    def want(model, batch):
+        return -float(model.log_prob(batch)[0]) / (model.low_resolution**2 * 2 * np.log(2))
+
+    check_bits_per_dim(loaded, "Cr and", want)
 
 
 def test_weights_errors_are_one_line(weights, tmp_path, monkeypatch):
-    monkeypatch.setattr(colorizer, "DEFAULT_WEIGHTS", str(tmp_path / "assets" / "default"))
     half = tmp_path / "half"
     shutil.copytree(os.path.join(weights, "pixcolor"), half / "pixcolor")
     swapped = tmp_path / "swapped"
@@ -110,7 +76,4 @@ def test_weights_errors_are_one_line(weights, tmp_path, monkeypatch):
         (str(half), "no pixcolor_refinement/ work directory"),
         (str(swapped), "holds a 'pixcolor' model, not 'pixcolor_refinement'"),
     )
-    for where, words in cases:
-        with pytest.raises(colorizer.WeightsError, match=words) as e:
-            colorizer.load(where)
-        assert "\n" not in str(e.value)
+    check_weights_errors(colorizer, monkeypatch, tmp_path, cases)

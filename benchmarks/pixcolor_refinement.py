@@ -38,43 +38,14 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-10)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--heldout", default="coffee.jpg")
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--folder", default="", help="a folder with train/ and heldout/ photos")
-    parser.add_argument("--workdir", default="", help="measure this trained run instead of training")
-    args = parser.parse_args()
-
-    config = get_config("default")
-    kwargs = {k: v for k, v in config.model.to_dict().items() if k != "name"}
-    keras.utils.set_random_seed(0)
-    if args.workdir:
-        from export.export import load_run
-
-        name, model, _ = load_run(os.path.expanduser(args.workdir))
-        if name != "pixcolor_refinement":
-            sys.exit(f"--workdir={args.workdir}: holds a {name!r} model, not 'pixcolor_refinement'")
-        args.steps = 0
-    else:
-        model = PixColorRefinement(**kwargs)
-    if args.folder:
-        root = os.path.expanduser(args.folder)
-        photos, heldout = {}, set()
-        for split in ("train", "heldout"):
-            for name in sorted(os.listdir(os.path.join(root, split))):
-                photos[name] = np.asarray(Image.open(os.path.join(root, split, name)).convert("RGB"))
-                if split == "heldout":
-                    heldout.add(name)
-    else:
-        photos, heldout = dict(bundled_photos()), {args.heldout}
-    train_names = [n for n in photos if n not in heldout]
+def _train(
+    model: PixColorRefinement, train: list[np.ndarray], args: argparse.Namespace, beta1: float
+) -> None:
+    """`args.steps` Adam steps on batches of `args.batch` training photos (every other one mirrored)."""
 
     def examples(seed_offset: int):
         for k in range(args.batch):
-            img = photos[train_names[(seed_offset * args.batch + k) % len(train_names)]]
+            img = train[(seed_offset * args.batch + k) % len(train)]
             if (seed_offset + k) % 2:
                 img = img[:, ::-1]
             yield model.preprocess(
@@ -85,7 +56,7 @@ def main() -> None:
                 True,
             )
 
-    optimizer = keras.optimizers.Adam(args.learning_rate, beta_1=config.train.beta1)
+    optimizer = keras.optimizers.Adam(args.learning_rate, beta_1=beta1)
     optimizer.build(model.trainable_variables)
 
     @tf.function(autograph=False)
@@ -103,8 +74,41 @@ def main() -> None:
         loss = float(step(batch))
         if i % 100 == 0 or i == args.steps - 1:
             print(f"step {i}: training L1 {loss * 255:.2f} levels")
+    print(f"{args.steps} steps of batch {args.batch} in {time.perf_counter() - start:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--heldout", default="coffee.jpg")
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--folder", default="", help="a folder with train/ and heldout/ photos")
+    parser.add_argument("--workdir", default="", help="measure this trained run instead of training")
+    args = parser.parse_args()
+
+    config = get_config("default")
+    keras.utils.set_random_seed(0)
+    if args.workdir:
+        from export.export import load_run
+
+        name, model, _ = load_run(os.path.expanduser(args.workdir))
+        if name != "pixcolor_refinement":
+            sys.exit(f"--workdir={args.workdir}: holds a {name!r} model, not 'pixcolor_refinement'")
+    else:
+        model = PixColorRefinement(**{k: v for k, v in config.model.to_dict().items() if k != "name"})
+    if args.folder:
+        root = os.path.expanduser(args.folder)
+        photos, heldout = {}, set()
+        for split in ("train", "heldout"):
+            for name in sorted(os.listdir(os.path.join(root, split))):
+                photos[name] = np.asarray(Image.open(os.path.join(root, split, name)).convert("RGB"))
+                if split == "heldout":
+                    heldout.add(name)
+    else:
+        photos, heldout = dict(bundled_photos()), {args.heldout}
     if not args.workdir:
-        print(f"{args.steps} steps of batch {args.batch} in {time.perf_counter() - start:.0f} s")
+        _train(model, [photos[n] for n in photos if n not in heldout], args, config.train.beta1)
 
     print(f"\nresolution {model.resolution}, chroma in at {model.resolution // 8} x {model.resolution // 8}:")
     print("| photo | split | L1 refined | L1 bilinear | PSNR refined | PSNR bilinear |")

@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-# The encoder outputs the decoder's upsamplings concatenate when `skips` (at strides 4 and 2).
+# With `skips`, the encoder output the decoder's n-th upsampling concatenates (strides 4, then 2).
 SKIPS = ("enc_4", "enc_2")
 # (name, filters, kernel, stride) per part, the table's rows.
 ENCODER = [
@@ -126,12 +126,12 @@ class RefinementNetwork(keras.layers.Layer):
     def call(self, gray: tf.Tensor, chroma_up: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = tf.concat([gray, chroma_up], axis=-1) - 0.5
         sizes = []  # spatial sizes the encoder produced, for the decoder's upsamplings
-        skipped = []  # with skips: the encoder outputs of SKIPS, in the decoder's order
+        skipped = {}  # with skips: the encoder outputs named in SKIPS
         for name, layer in self.encoder.items():
             x = layer(x, training=training)
             sizes.append(tf.shape(x)[1:3])
             if self.skips and name in SKIPS:
-                skipped.insert(0, x)
+                skipped[name] = x
         g = x
         for layer in self.global_convs.values():
             g = layer(g, training=training)
@@ -143,7 +143,7 @@ class RefinementNetwork(keras.layers.Layer):
             if name == "up":
                 x = tf.cast(tf.image.resize(x, targets[up], "bilinear"), x.dtype)
                 if self.skips:
-                    x = tf.concat([x, skipped[up]], axis=-1)
+                    x = tf.concat([x, skipped[SKIPS[up]]], axis=-1)
                 up += 1
             else:
                 x = self.decoder[name](x, training=training)
